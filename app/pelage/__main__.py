@@ -1,0 +1,3 @@
+from pelage.cli.main import main
+
+main()

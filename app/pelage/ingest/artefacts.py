@@ -1,0 +1,79 @@
+"""Crops, masks and edge images cached inside the project folder.
+
+Names derive from the image's content hash and the detection's rank, so a re-run after a crash
+rewrites the same files instead of leaving orphans, and a copied project keeps working. Writes go to
+a temporary file first and are renamed into place, so a kill never leaves half a PNG behind.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+# Crops are stored no larger than this (long side): plenty for identification and for review zoom,
+# which goes back to the original photo for full resolution.
+MAX_CROP_SIDE = 1024
+
+
+@dataclass(frozen=True)
+class ArtefactPaths:
+    crop: str  # relative to the artefact folder, "/" separators
+    mask: str
+    edge: str
+
+
+def artefact_paths(sha256: str, rank: int) -> ArtefactPaths:
+    stem = f"{sha256[:2]}/{sha256}_{rank}"
+    return ArtefactPaths(crop=f"{stem}_crop.jpg", mask=f"{stem}_mask.png", edge=f"{stem}_edge.png")
+
+
+def crop_box(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    x0, y0 = int(max(0, np.floor(box[0]))), int(max(0, np.floor(box[1])))
+    x1, y1 = int(min(width, np.ceil(box[2]))), int(min(height, np.ceil(box[3])))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        raise ValueError(f"box {box} is empty inside a {width}×{height} image")
+    crop = rgb[y0:y1, x0:x1]
+    scale = MAX_CROP_SIDE / max(crop.shape[:2])
+    if scale < 1:
+        crop = cv2.resize(crop, (round(crop.shape[1] * scale), round(crop.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(crop)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def _encode(suffix: str, array: np.ndarray) -> bytes:
+    params = [cv2.IMWRITE_JPEG_QUALITY, 92] if suffix == ".jpg" else []
+    ok, buffer = cv2.imencode(suffix, array, params)
+    if not ok:
+        raise OSError(f"could not encode a {suffix} image")
+    return buffer.tobytes()
+
+
+def write_artefacts(root: Path, paths: ArtefactPaths, crop_rgb: np.ndarray, mask: np.ndarray, edge: np.ndarray) -> None:
+    _write_atomic(root / paths.crop, _encode(".jpg", cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2BGR)))
+    _write_atomic(root / paths.mask, _encode(".png", mask))
+    _write_atomic(root / paths.edge, _encode(".png", edge))
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise FileNotFoundError(f"cannot read cached image {path}; re-run the import to rebuild it")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def read_grey(path: Path) -> np.ndarray:
+    grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if grey is None:
+        raise FileNotFoundError(f"cannot read cached image {path}; re-run the import to rebuild it")
+    return grey

@@ -1,0 +1,331 @@
+"""Batch import of a survey season into a project.
+
+Contract:
+- Walks the survey folder in a stable order; never writes to it (it may be read-only).
+- Each image is one transaction: a kill loses at most the image in flight, and a re-run carries on
+  with the first image not yet recorded, so an interrupted and an uninterrupted import end with the
+  same rows. Already recorded paths are skipped without being read (incremental re-import).
+- Content already imported under another path is recorded as a duplicate, not processed again.
+- Every failure is recorded with its reason and the import goes on.
+- :func:`run_import` is a generator that yields one :class:`ImportProgress` per file, so the CLI
+  shows a progress bar and the GUI a progress dialog with a working Cancel (stop iterating).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pelage.ingest.decode import ImageReadError
+from pelage.ingest.naming import PathFacts, compile_user_pattern, parse_path
+from pelage.ingest.pipeline import Pipeline, ProcessedDetection
+from pelage.store import (
+    Camera,
+    Detection,
+    Image,
+    ImageStatus,
+    Project,
+    Station,
+    Survey,
+    TimeSource,
+    transaction,
+)
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"})
+# Files every camera-trap card or annotation tool leaves beside the photos; not worth a warning.
+QUIET_SUFFIXES = frozenset({".xml", ".json", ".csv", ".txt", ".db", ".ini", ".thm", ".log"})
+
+
+class SurveyImportError(RuntimeError):
+    """The import cannot start (missing folder, unreadable root); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    pattern: str | None = None  # extra regex for station/camera/time in paths (see naming.py)
+    survey_name: str | None = None  # default: the survey folder's name
+    retry_failed: bool = False
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    images: list[str]  # relative paths, "/" separators, sorted
+    other_files: list[str]
+
+
+@dataclass(frozen=True)
+class ImportProgress:
+    done: int
+    total: int
+    path: str
+    outcome: str  # imported | failed | duplicate | skipped
+    message: str | None = None
+    detections: int = 0
+
+
+@dataclass
+class ImportSummary:
+    survey: str
+    images_found: int = 0
+    imported: int = 0
+    already_imported: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    detections: int = 0
+    other_files: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    cancelled: bool = False
+
+    def as_dict(self) -> dict:
+        return {
+            "survey": self.survey, "images_found": self.images_found, "imported": self.imported,
+            "already_imported": self.already_imported, "duplicates": self.duplicates, "failed": self.failed,
+            "detections": self.detections, "other_files": len(self.other_files),
+            "failures": [{"path": p, "reason": r} for p, r in self.failures],
+            "seconds": round(self.seconds, 2), "cancelled": self.cancelled,
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+        }
+
+
+def scan_survey(root: Path, exclude: Iterable[Path] = ()) -> ScanResult:
+    """All image files under ``root`` (hidden files and ``exclude`` folders skipped), sorted."""
+    root = Path(root)
+    excluded = {Path(p).resolve() for p in exclude}
+    images, others = [], []
+
+    def on_error(error: OSError) -> None:
+        others.append(f"{error.filename}: unreadable folder ({error.strerror})")
+
+    for folder, dirs, files in os.walk(root, onerror=on_error):
+        current = Path(folder)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (current / d).resolve() not in excluded)
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            relative = (current / name).relative_to(root).as_posix()
+            suffix = Path(name).suffix.lower()
+            if suffix in IMAGE_SUFFIXES:
+                images.append(relative)
+            elif suffix not in QUIET_SUFFIXES:
+                others.append(relative)
+    return ScanResult(images=sorted(images), other_files=others)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def resolve_capture_time(exif_time: datetime | None, facts: PathFacts, path: Path) -> tuple[datetime | None, TimeSource | None]:
+    """EXIF DateTimeOriginal, else a time in the file name, else the file's modification time."""
+    if exif_time is not None:
+        return exif_time, TimeSource.EXIF
+    if facts.time is not None:
+        return facts.time, TimeSource.FILENAME
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime), TimeSource.FILE_TIME
+    except OSError:
+        return None, None
+
+
+def _get_or_create_survey(session: Session, root: Path, name: str | None) -> Survey:
+    root_text = str(root)
+    if name:
+        survey = session.scalar(select(Survey).where(Survey.name == name))
+        if survey is not None:
+            survey.root = root_text  # the same season, moved (another drive letter, a copy)
+            return survey
+    else:
+        survey = session.scalar(select(Survey).where(Survey.root == root_text))
+        if survey is not None:
+            return survey
+        name = root.name or "survey"
+        taken = set(session.scalars(select(Survey.name)))
+        base, number = name, 2
+        while name in taken:
+            name, number = f"{base}-{number}", number + 1
+    survey = Survey(name=name, root=root_text)
+    session.add(survey)
+    session.flush()
+    return survey
+
+
+def _get_or_create_camera(session: Session, facts: PathFacts) -> Camera | None:
+    if not facts.station:
+        return None
+    station = session.scalar(select(Station).where(Station.name == facts.station))
+    if station is None:
+        station = Station(name=facts.station)
+        session.add(station)
+        session.flush()
+    camera_name = facts.camera or ""
+    camera = session.scalar(select(Camera).where(Camera.station_id == station.id, Camera.name == camera_name))
+    if camera is None:
+        camera = Camera(station_id=station.id, name=camera_name)
+        session.add(camera)
+        session.flush()
+    return camera
+
+
+def _detection_row(processed: ProcessedDetection, detector: str) -> Detection:
+    box = processed.box
+    return Detection(
+        x0=box.x0, y0=box.y0, x1=box.x1, y1=box.y1, score=box.score, label=box.label, detector=detector,
+        crop_path=processed.paths.crop, mask_path=processed.paths.mask, edge_path=processed.paths.edge,
+        mask_source=processed.mask.source, mask_error=processed.mask.error,
+    )
+
+
+@dataclass
+class _Outcome:
+    status: ImageStatus
+    size_bytes: int = 0
+    sha256: str | None = None
+    width: int | None = None
+    height: int | None = None
+    captured_at: datetime | None = None
+    time_source: TimeSource | None = None
+    error: str | None = None
+    duplicate_of_id: int | None = None
+    detections: list[ProcessedDetection] = field(default_factory=list)
+
+
+def _process_file(project: Project, pipeline: Pipeline, path: Path, facts: PathFacts) -> _Outcome:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return _Outcome(ImageStatus.FAILED, error=f"cannot read the file ({exc.strerror})")
+    if size == 0:
+        return _Outcome(ImageStatus.FAILED, error="the file is empty (0 bytes)")
+    try:
+        digest = sha256_file(path)
+    except OSError as exc:
+        return _Outcome(ImageStatus.FAILED, size_bytes=size, error=f"cannot read the file ({exc.strerror})")
+    with project.sessions() as session:
+        original = session.scalar(
+            select(Image.id).where(Image.sha256 == digest, Image.status == ImageStatus.DONE).order_by(Image.id).limit(1)
+        )
+    captured_at, time_source = resolve_capture_time(None, facts, path)
+    if original is not None:
+        return _Outcome(ImageStatus.DUPLICATE, size_bytes=size, sha256=digest, duplicate_of_id=original,
+                        captured_at=captured_at, time_source=time_source)
+    try:
+        decoded = pipeline.decode(path)
+    except ImageReadError as exc:
+        return _Outcome(ImageStatus.FAILED, size_bytes=size, sha256=digest, error=str(exc),
+                        captured_at=captured_at, time_source=time_source)
+    captured_at, time_source = resolve_capture_time(decoded.exif_time, facts, path)
+    height, width = decoded.rgb.shape[:2]
+    outcome = _Outcome(ImageStatus.DONE, size_bytes=size, sha256=digest, width=width, height=height,
+                       captured_at=captured_at, time_source=time_source)
+    for rank, box in enumerate(pipeline.detect(decoded.rgb)):
+        outcome.detections.append(pipeline.process_box(decoded.rgb, digest, rank, box))
+    return outcome
+
+
+def _record(project: Project, survey_id: int, relative: str, facts: PathFacts, outcome: _Outcome, detector: str) -> None:
+    with transaction(project.sessions) as session:
+        camera = _get_or_create_camera(session, facts)
+        image = session.scalar(select(Image).where(Image.survey_id == survey_id, Image.path == relative))
+        if image is None:
+            image = Image(survey_id=survey_id, path=relative, size_bytes=0, status=outcome.status)
+            session.add(image)
+        else:  # a retried failure: replace its outcome
+            image.detections.clear()
+        image.sha256 = outcome.sha256
+        image.size_bytes = outcome.size_bytes
+        image.width, image.height = outcome.width, outcome.height
+        image.camera_id = camera.id if camera else None
+        image.captured_at, image.time_source = outcome.captured_at, outcome.time_source
+        image.status, image.error, image.duplicate_of_id = outcome.status, outcome.error, outcome.duplicate_of_id
+        image.detections.extend(_detection_row(d, detector) for d in outcome.detections)
+
+
+def run_import(
+    project: Project,
+    survey_root: Path | str,
+    pipeline_factory: Callable[[], Pipeline],
+    options: ImportOptions = ImportOptions(),
+) -> Generator[ImportProgress, None, ImportSummary]:
+    """Import ``survey_root`` into ``project``, yielding progress per file; returns the summary.
+
+    ``pipeline_factory`` is called only if there is something new to process, so a re-run of a
+    finished import does not load any model.
+    """
+    started = time.perf_counter()
+    root = Path(survey_root).expanduser().resolve()
+    if not root.is_dir():
+        raise SurveyImportError(f"The survey folder {root} does not exist or is not a folder.")
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise SurveyImportError(f"The survey folder {root} cannot be read; check its permissions.")
+    user_pattern = compile_user_pattern(options.pattern)
+    scan = scan_survey(root, exclude=[project.root])
+    with transaction(project.sessions) as session:
+        survey = _get_or_create_survey(session, root, options.survey_name)
+        survey_id, survey_name = survey.id, survey.name
+        recorded = {path: status for path, status in session.execute(select(Image.path, Image.status).where(Image.survey_id == survey_id))}
+    summary = ImportSummary(survey=survey_name, images_found=len(scan.images), other_files=scan.other_files)
+    pipeline: Pipeline | None = None
+    total = len(scan.images)
+    try:
+        for done, relative in enumerate(scan.images, start=1):
+            status = recorded.get(relative)
+            if status is not None and not (options.retry_failed and status == ImageStatus.FAILED):
+                summary.already_imported += 1
+                yield ImportProgress(done, total, relative, "skipped")
+                continue
+            if pipeline is None:
+                pipeline = pipeline_factory()
+            facts = parse_path(relative, user_pattern)
+            outcome = _process_file(project, pipeline, root / relative, facts)
+            _record(project, survey_id, relative, facts, outcome, pipeline.detector.name)
+            if outcome.status == ImageStatus.FAILED:
+                summary.failed += 1
+                summary.failures.append((relative, outcome.error or "unknown error"))
+                yield ImportProgress(done, total, relative, "failed", outcome.error)
+            elif outcome.status == ImageStatus.DUPLICATE:
+                summary.duplicates += 1
+                yield ImportProgress(done, total, relative, "duplicate", "same content as an image already imported")
+            else:
+                summary.imported += 1
+                summary.detections += len(outcome.detections)
+                yield ImportProgress(done, total, relative, "imported", detections=len(outcome.detections))
+    except GeneratorExit:
+        summary.cancelled = True
+        raise
+    finally:
+        summary.seconds = time.perf_counter() - started
+        if pipeline is not None:
+            summary.stage_seconds = dict(pipeline.timer.seconds)
+    return summary
+
+
+def import_survey(
+    project: Project,
+    survey_root: Path | str,
+    pipeline_factory: Callable[[], Pipeline],
+    options: ImportOptions = ImportOptions(),
+    on_progress: Callable[[ImportProgress], None] | None = None,
+) -> ImportSummary:
+    """Run :func:`run_import` to the end, passing each progress event to ``on_progress``."""
+    events = run_import(project, survey_root, pipeline_factory, options)
+    while True:
+        try:
+            event = next(events)
+        except StopIteration as stop:
+            return stop.value
+        if on_progress is not None:
+            on_progress(event)

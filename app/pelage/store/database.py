@@ -1,0 +1,90 @@
+"""Engines, sessions and schema migrations for the project database.
+
+SQLite (one file inside the project folder, WAL journal) is the default; any SQLAlchemy URL for
+PostgreSQL works the same. Migrations ship inside the package and run when a project is opened, so
+an older project is upgraded in place and a newer one is refused with the fix spelled out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+
+class SchemaError(RuntimeError):
+    """The database holds a schema this version of Pelage does not know."""
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path.resolve().as_posix()}"
+
+
+def _set_sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the GUI read while an import writes; NORMAL sync is durable across application
+    # crashes (what we guard against), and foreign keys are off by default in SQLite.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def create_db_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _set_sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("pelage.store") / "migrations"))
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    config.attributes["engine"] = engine
+    return config
+
+
+def head_revision(engine: Engine) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Bring the database to the newest schema; refuse a database made by a newer Pelage."""
+    config = alembic_config(engine)
+    scripts = ScriptDirectory.from_config(config)
+    current = current_revision(engine)
+    if current is not None and scripts.get_revision(current) is None:
+        raise SchemaError(
+            f"The project database at {engine.url.render_as_string(hide_password=True)} has schema "
+            f"revision {current!r}, which this version of Pelage does not know. It was probably "
+            "written by a newer Pelage: upgrade Pelage (pip install -U pelage) to open it."
+        )
+    if current != scripts.get_current_head():
+        command.upgrade(config, "head")
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
+    with factory() as session, session.begin():
+        yield session
