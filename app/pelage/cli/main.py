@@ -26,7 +26,7 @@ from pelage.ingest import (
 )
 from pelage.ingest.saliency import ModelMissingError
 from pelage.paths import resolve_user_paths
-from pelage.store import ProjectError, SchemaError, open_project
+from pelage.store import ProjectError, SchemaError, TimeSource, open_project
 from pelage.store.queries import list_animals, list_failures, project_counts
 from pelage.weights import KNOWN_WEIGHTS, ChecksumError, download_weights, install_u2netp, installed_detector_weights
 
@@ -36,6 +36,13 @@ USER_ERRORS = (ProjectError, SchemaError, SurveyImportError, ModelMissingError, 
 
 def _echo_json(value) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def _parse_time_priority(text: str) -> tuple[TimeSource, ...]:
+    try:
+        return tuple(TimeSource(part.strip()) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: use a comma-separated list of filename, exif, file_time") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,12 +64,14 @@ def cli() -> None:
 @click.option("--confidence", type=click.FloatRange(0, 1), default=0.2, show_default=True, help="YOLO detection threshold.")
 @click.option("--device", default="cpu", show_default=True, help="YOLO device: cpu, cuda, cuda:0 …")
 @click.option("--no-background-removal", is_flag=True, help="Keep the plain box crops (faster).")
+@click.option("--time-priority", default="filename,exif,file_time", show_default=True,
+              help="Where capture times come from, first match wins (filename, exif, file_time).")
 @click.option("--retry-failed", is_flag=True, help="Try again the images that failed in an earlier run.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for the models (default: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def import_command(survey_dir: Path, project_dir: Path, database: str | None, survey_name: str | None,
                    pattern: str | None, detector: str, detector_weights: Path | None, confidence: float,
-                   device: str, no_background_removal: bool, retry_failed: bool, threads: int | None,
+                   device: str, no_background_removal: bool, time_priority: str, retry_failed: bool, threads: int | None,
                    as_json: bool) -> None:
     """Import a survey folder of camera-trap images into a project (incremental and resumable)."""
     user_paths = resolve_user_paths()
@@ -72,8 +81,9 @@ def import_command(survey_dir: Path, project_dir: Path, database: str | None, su
             DetectorConfig(name=detector, weights=detector_weights, confidence=confidence, device=device),
             remove_background=not no_background_removal, threads=threads,
         )
-        events = run_import(project, survey_dir, factory,
-                            ImportOptions(pattern=pattern, survey_name=survey_name, retry_failed=retry_failed))
+        options = ImportOptions(pattern=pattern, survey_name=survey_name, retry_failed=retry_failed,
+                                time_priority=_parse_time_priority(time_priority))
+        events = run_import(project, survey_dir, factory, options)
         bar = tqdm(total=None, unit="img", desc="Importing", disable=None, file=sys.stderr)
         try:
             while True:

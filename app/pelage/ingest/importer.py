@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +44,9 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".
 QUIET_SUFFIXES = frozenset({".xml", ".json", ".csv", ".txt", ".db", ".ini", ".thm", ".log"})
 
 
+DEFAULT_TIME_PRIORITY = (TimeSource.FILENAME, TimeSource.EXIF, TimeSource.FILE_TIME)
+
+
 class SurveyImportError(RuntimeError):
     """The import cannot start (missing folder, unreadable root); the message says what to do."""
 
@@ -53,6 +56,7 @@ class ImportOptions:
     pattern: str | None = None  # extra regex for station/camera/time in paths (see naming.py)
     survey_name: str | None = None  # default: the survey folder's name
     retry_failed: bool = False
+    time_priority: tuple[TimeSource, ...] = DEFAULT_TIME_PRIORITY
 
 
 @dataclass(frozen=True)
@@ -129,16 +133,30 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def resolve_capture_time(exif_time: datetime | None, facts: PathFacts, path: Path) -> tuple[datetime | None, TimeSource | None]:
-    """EXIF DateTimeOriginal, else a time in the file name, else the file's modification time."""
-    if exif_time is not None:
-        return exif_time, TimeSource.EXIF
-    if facts.time is not None:
-        return facts.time, TimeSource.FILENAME
-    try:
-        return datetime.fromtimestamp(path.stat().st_mtime), TimeSource.FILE_TIME
-    except OSError:
-        return None, None
+def resolve_capture_time(
+    exif_time: datetime | None,
+    facts: PathFacts,
+    path: Path,
+    priority: Sequence[TimeSource] = DEFAULT_TIME_PRIORITY,
+) -> tuple[datetime | None, TimeSource | None]:
+    """The capture time and where it came from, taking the first source in ``priority`` that has one.
+
+    A full date and time in a file name is something the field team (or their renaming software)
+    wrote on purpose, usually after correcting the camera's clock, so by default it wins over the
+    raw EXIF clock; EXIF comes next, and the file's modification time is the last resort. The EXIF
+    time is kept on the image either way, so clock offsets stay visible.
+    """
+    for source in priority:
+        if source == TimeSource.EXIF and exif_time is not None:
+            return exif_time, TimeSource.EXIF
+        if source == TimeSource.FILENAME and facts.time is not None:
+            return facts.time, TimeSource.FILENAME
+        if source == TimeSource.FILE_TIME:
+            try:
+                return datetime.fromtimestamp(path.stat().st_mtime), TimeSource.FILE_TIME
+            except OSError:
+                continue
+    return None, None
 
 
 def _get_or_create_survey(session: Session, root: Path, name: str | None) -> Survey:
@@ -197,13 +215,15 @@ class _Outcome:
     width: int | None = None
     height: int | None = None
     captured_at: datetime | None = None
+    exif_time: datetime | None = None
     time_source: TimeSource | None = None
     error: str | None = None
     duplicate_of_id: int | None = None
     detections: list[ProcessedDetection] = field(default_factory=list)
 
 
-def _process_file(project: Project, pipeline: Pipeline, path: Path, facts: PathFacts) -> _Outcome:
+def _process_file(project: Project, pipeline: Pipeline, path: Path, facts: PathFacts,
+                  time_priority: Sequence[TimeSource]) -> _Outcome:
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -218,7 +238,7 @@ def _process_file(project: Project, pipeline: Pipeline, path: Path, facts: PathF
         original = session.scalar(
             select(Image.id).where(Image.sha256 == digest, Image.status == ImageStatus.DONE).order_by(Image.id).limit(1)
         )
-    captured_at, time_source = resolve_capture_time(None, facts, path)
+    captured_at, time_source = resolve_capture_time(None, facts, path, time_priority)
     if original is not None:
         return _Outcome(ImageStatus.DUPLICATE, size_bytes=size, sha256=digest, duplicate_of_id=original,
                         captured_at=captured_at, time_source=time_source)
@@ -227,10 +247,10 @@ def _process_file(project: Project, pipeline: Pipeline, path: Path, facts: PathF
     except ImageReadError as exc:
         return _Outcome(ImageStatus.FAILED, size_bytes=size, sha256=digest, error=str(exc),
                         captured_at=captured_at, time_source=time_source)
-    captured_at, time_source = resolve_capture_time(decoded.exif_time, facts, path)
+    captured_at, time_source = resolve_capture_time(decoded.exif_time, facts, path, time_priority)
     height, width = decoded.rgb.shape[:2]
     outcome = _Outcome(ImageStatus.DONE, size_bytes=size, sha256=digest, width=width, height=height,
-                       captured_at=captured_at, time_source=time_source)
+                       captured_at=captured_at, exif_time=decoded.exif_time, time_source=time_source)
     for rank, box in enumerate(pipeline.detect(decoded.rgb)):
         outcome.detections.append(pipeline.process_box(decoded.rgb, digest, rank, box))
     return outcome
@@ -250,6 +270,7 @@ def _record(project: Project, survey_id: int, relative: str, facts: PathFacts, o
         image.width, image.height = outcome.width, outcome.height
         image.camera_id = camera.id if camera else None
         image.captured_at, image.time_source = outcome.captured_at, outcome.time_source
+        image.exif_time = outcome.exif_time
         image.status, image.error, image.duplicate_of_id = outcome.status, outcome.error, outcome.duplicate_of_id
         image.detections.extend(_detection_row(d, detector) for d in outcome.detections)
 
@@ -290,7 +311,7 @@ def run_import(
             if pipeline is None:
                 pipeline = pipeline_factory()
             facts = parse_path(relative, user_pattern)
-            outcome = _process_file(project, pipeline, root / relative, facts)
+            outcome = _process_file(project, pipeline, root / relative, facts, options.time_priority)
             _record(project, survey_id, relative, facts, outcome, pipeline.detector.name)
             if outcome.status == ImageStatus.FAILED:
                 summary.failed += 1

@@ -16,6 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -64,12 +65,19 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def _is_known(scripts: ScriptDirectory, revision: str) -> bool:
+    try:
+        return scripts.get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def upgrade_schema(engine: Engine) -> None:
     """Bring the database to the newest schema; refuse a database made by a newer Pelage."""
     config = alembic_config(engine)
     scripts = ScriptDirectory.from_config(config)
     current = current_revision(engine)
-    if current is not None and scripts.get_revision(current) is None:
+    if current is not None and not _is_known(scripts, current):
         raise SchemaError(
             f"The project database at {engine.url.render_as_string(hide_password=True)} has schema "
             f"revision {current!r}, which this version of Pelage does not know. It was probably "

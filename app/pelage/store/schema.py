@@ -117,6 +117,7 @@ class Image(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id"))
     captured_at: Mapped[datetime | None] = mapped_column()  # camera's local clock, naive
+    exif_time: Mapped[datetime | None] = mapped_column()  # the camera's own clock, kept to show offsets
     time_source: Mapped[TimeSource | None] = mapped_column(_enum(TimeSource, "time_source"))
     status: Mapped[ImageStatus] = mapped_column(_enum(ImageStatus, "image_status"))
     error: Mapped[str | None] = mapped_column(Text)

@@ -48,6 +48,7 @@ def upgrade() -> None:
     sa.Column('height', sa.Integer(), nullable=True),
     sa.Column('camera_id', sa.Integer(), nullable=True),
     sa.Column('captured_at', sa.DateTime(), nullable=True),
+    sa.Column('exif_time', sa.DateTime(), nullable=True),
     sa.Column('time_source', sa.Enum('exif', 'filename', 'file_time', name='time_source', native_enum=False, length=16), nullable=True),
     sa.Column('status', sa.Enum('done', 'failed', 'duplicate', name='image_status', native_enum=False, length=16), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
