@@ -1,0 +1,96 @@
+"""Detector backends on real images: the offline saliency default and the Ultralytics YOLO loader."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pelage.ingest.decode import decode_image
+from pelage.ingest.detect import Box, DetectorConfig, SaliencyDetector, UltralyticsDetector, create_detector, iou
+from pelage.ingest.detect.yolo import map_label
+from pelage.ingest.saliency import ModelMissingError, SaliencyModel
+from tests.conftest import shared_dataset
+from tests.images import pattern_rgb
+
+
+def voc_box(xml_path: Path) -> Box:
+    node = ET.parse(xml_path).find("object/bndbox")
+    x0, y0, x1, y1 = (float(node.find(k).text) for k in ("xmin", "ymin", "xmax", "ymax"))
+    return Box(x0, y0, x1, y1, 1.0)
+
+
+@pytest.fixture(scope="module")
+def saliency_model(installed_u2netp) -> SaliencyModel:
+    return SaliencyModel(installed_u2netp.parent, threads=2)
+
+
+def test_saliency_detector_finds_the_blob(saliency_model):
+    rgb = pattern_rgb(640, 480)
+    boxes = SaliencyDetector(saliency_model).detect(rgb)
+    truth = Box(640 / 2 - 640 / 3.5, 480 / 4, 640 / 2 + 640 / 3.5, 480 * 3 / 4, 1)
+    assert boxes and iou(boxes[0], truth) > 0.6
+
+
+def test_missing_model_file_is_explained(tmp_path):
+    with pytest.raises(ModelMissingError, match="pelage models install u2netp"):
+        SaliencyModel(tmp_path)
+
+
+def test_snow_leopard_boxes_match_the_annotations(saliency_model):
+    """Acceptance: the offline default finds >= 15 of the 22 annotated snow leopards (IoU >= 0.5)."""
+    root = shared_dataset("snow-leopards")
+    detector = SaliencyDetector(saliency_model)
+    hits, frames = 0, sorted(root.glob("*/*.JPG"))
+    assert len(frames) == 22
+    for frame in frames:
+        truth = voc_box(frame.parent / "annotation" / f"{frame.stem}.xml")
+        boxes = detector.detect(decode_image(frame).rgb)
+        hits += any(iou(box, truth) >= 0.5 for box in boxes)
+    print(f"saliency detector: {hits}/22 frames with IoU >= 0.5")
+    assert hits >= 15
+
+
+def test_auto_picks_yolo_only_when_weights_are_installed(saliency_model, tmp_path):
+    assert isinstance(create_detector(DetectorConfig(), saliency_model, None), SaliencyDetector)
+    with pytest.raises(FileNotFoundError, match="megadetector"):
+        create_detector(DetectorConfig(name="yolo"), saliency_model, None)
+    with pytest.raises(ValueError, match="Unknown detector"):
+        create_detector(DetectorConfig(name="hog"), saliency_model, None)
+
+
+@pytest.mark.parametrize(("name", "label"), [("animal", "animal"), ("Person", "person"), ("zebra", "animal"), ("car", "car")])
+def test_label_mapping(name, label):
+    assert map_label(name) == label
+
+
+@pytest.fixture(scope="module")
+def yolo_weights(tmp_path_factory) -> Path:
+    """A real (untrained) YOLOv8n in MegaDetector's class layout, built offline from its YAML."""
+    from ultralytics import YOLO
+    from ultralytics.nn.tasks import DetectionModel
+
+    model = YOLO("yolov8n.yaml")
+    model.model = DetectionModel("yolov8n.yaml", nc=3, verbose=False)
+    model.model.names = {0: "animal", 1: "person", 2: "vehicle"}
+    path = tmp_path_factory.mktemp("yolo") / "md-layout.pt"
+    model.save(str(path))
+    return path
+
+
+def test_ultralytics_backend_loads_weights_and_maps_classes(yolo_weights, saliency_model):
+    detector = create_detector(DetectorConfig(name="auto", confidence=0.0001), saliency_model, yolo_weights)
+    assert isinstance(detector, UltralyticsDetector) and detector.name == "yolo:md-layout"
+    rgb = pattern_rgb(640, 480)
+    boxes = detector.detect(rgb)
+    assert boxes, "an untrained head at a near-zero threshold still proposes boxes"
+    assert {box.label for box in boxes} <= {"animal", "person", "vehicle"}
+    assert all(0 <= b.x0 <= b.x1 <= 640 and 0 <= b.y0 <= b.y1 <= 480 for b in boxes)
+    assert [b.score for b in boxes] == sorted((b.score for b in boxes), reverse=True)
+
+
+def test_missing_yolo_weights_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        UltralyticsDetector(tmp_path / "absent.pt")
