@@ -1,0 +1,35 @@
+# Two commands do everything on a fresh machine:
+#   make demo   set up (virtual environment, packages, models) and import the bundled demo survey
+#   make test   set up and run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.pelage-installed
+DEMO ?= demo
+
+.PHONY: setup demo test bench lint clean-demo
+
+setup: $(STAMP)
+	$(BIN)/pelage models install u2netp
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[dev]'
+	touch $@
+
+demo: setup
+	$(BIN)/pelage demo-survey $(DEMO)/survey
+	$(BIN)/pelage import $(DEMO)/survey --project $(DEMO)/project
+	$(BIN)/pelage info $(DEMO)/project
+
+test: setup
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python bench/import_bench.py
+	$(BIN)/python bench/detect_bench.py
+
+clean-demo:
+	rm -rf $(DEMO)
