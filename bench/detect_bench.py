@@ -15,7 +15,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from _common import print_json, shared_dataset
-
 from pelage.ingest.decode import decode_image
 from pelage.ingest.detect import Box, DetectorConfig, create_detector, iou
 from pelage.ingest.importer import scan_survey

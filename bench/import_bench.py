@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 from _common import print_json, shared_dataset
-
 from pelage.ingest import DetectorConfig, build_pipeline
 from pelage.ingest.decode import ImageReadError
 from pelage.ingest.importer import scan_survey

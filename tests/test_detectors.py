@@ -94,3 +94,11 @@ def test_ultralytics_backend_loads_weights_and_maps_classes(yolo_weights, salien
 def test_missing_yolo_weights_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="not found"):
         UltralyticsDetector(tmp_path / "absent.pt")
+
+
+def test_two_animals_give_two_detections(saliency_model):
+    left, right = pattern_rgb(400, 300, seed=1), pattern_rgb(400, 300, seed=2)
+    frame = np.concatenate([left, np.full((300, 400, 3), 60, np.uint8), right], axis=1)
+    boxes = SaliencyDetector(saliency_model).detect(frame)
+    centres = sorted((b.x0 + b.x1) / 2 for b in boxes)
+    assert len(boxes) == 2 and centres[0] < 400 < 800 < centres[1]

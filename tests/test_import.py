@@ -6,7 +6,6 @@ import os
 import stat
 from datetime import datetime
 from functools import partial
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
