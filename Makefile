@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.pelage-installed
 DEMO ?= demo
 
-.PHONY: setup demo test bench lint clean-demo
+.PHONY: setup demo test bench clean-demo
 
 setup: $(STAMP)
 	$(BIN)/pelage models install u2netp
@@ -24,6 +24,7 @@ demo: setup
 	$(BIN)/pelage info $(DEMO)/project
 
 test: setup
+	$(BIN)/ruff check app tests bench
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
