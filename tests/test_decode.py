@@ -81,3 +81,18 @@ def test_decompression_bomb_is_refused(tmp_path):
     Image.new("1", (side, side)).save(tmp_path / "bomb.png")  # tiny file, enormous canvas
     with pytest.raises(ImageReadError, match="too large"):
         decode_image(tmp_path / "bomb.png")
+
+
+def test_unidentified_file_fails_offline_even_after_ultralytics_is_imported(tmp_path, monkeypatch):
+    """ultralytics wraps PIL.Image.open to pip-install pi-heif on unknown files; decoding must not go there."""
+    import ultralytics.utils.checks
+    import ultralytics.utils.patches  # noqa: F401  (applies the wrapper)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("decoding tried to install a package")
+
+    monkeypatch.setattr(ultralytics.utils.checks, "check_requirements", refuse)
+    garbage = tmp_path / "garbage.png"
+    garbage.write_bytes(b"\x89PNG but not really" * 50)
+    with pytest.raises(ImageReadError, match="not an image"):
+        decode_image(garbage)

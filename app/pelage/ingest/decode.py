@@ -6,6 +6,7 @@ wrong in words a field biologist can act on; callers record it and carry on.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
@@ -77,12 +78,26 @@ def _to_rgb_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"))
 
 
+def _pillow_open(path: Path) -> Image.Image:
+    """Open ``path`` with Pillow's own ``Image.open``.
+
+    ultralytics replaces ``PIL.Image.open`` when it is imported, with a wrapper that runs pip to install
+    pi-heif the first time Pillow cannot identify a file. Pelage works offline and must never install
+    packages while importing a survey, so decoding goes around that wrapper (kept as ``_image_open`` in
+    ultralytics' patch module).
+    """
+    opener = Image.open
+    if getattr(opener, "__module__", "PIL.Image") != "PIL.Image":
+        opener = getattr(sys.modules.get(opener.__module__), "_image_open", opener)
+    return opener(path)
+
+
 def decode_image(path: Path) -> DecodedImage:
     """Decode ``path`` fully (so truncation is caught here, not later) into oriented 8-bit RGB."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with _pillow_open(path) as image:
                 width, height = image.size
                 if width * height > MAX_PIXELS:
                     raise ImageReadError(
