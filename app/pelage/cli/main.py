@@ -15,6 +15,7 @@ import click
 from tqdm import tqdm
 
 from pelage import __version__
+from pelage.cli.identify import COMMANDS as IDENTIFY_COMMANDS
 from pelage.ingest import (
     DetectorConfig,
     ImageReadError,
@@ -26,11 +27,12 @@ from pelage.ingest import (
 )
 from pelage.ingest.saliency import ModelMissingError
 from pelage.paths import resolve_user_paths
+from pelage.reid.errors import ModelFolderError
 from pelage.store import ProjectError, SchemaError, TimeSource, open_project
 from pelage.store.queries import list_animals, list_failures, project_counts
 from pelage.weights import KNOWN_WEIGHTS, ChecksumError, download_weights, install_u2netp, installed_detector_weights
 
-USER_ERRORS = (ProjectError, SchemaError, SurveyImportError, ModelMissingError, ChecksumError, ImageReadError,
+USER_ERRORS = (ProjectError, ModelFolderError, SchemaError, SurveyImportError, ModelMissingError, ChecksumError, ImageReadError,
                FileNotFoundError, ValueError)
 
 
@@ -209,6 +211,10 @@ def demo_survey(out_dir: Path, seed: int) -> None:
 
     summary = make_demo_survey(out_dir, seed=seed)
     click.echo(f"Demo survey written to {out_dir}: {summary}")
+
+
+for _command in IDENTIFY_COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

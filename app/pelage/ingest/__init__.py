@@ -1,22 +1,29 @@
-"""Ingest: scan a survey, read EXIF and names, detect animals, remove backgrounds, build edge channels."""
+"""Ingest: scan a survey, read EXIF and names, detect animals, remove backgrounds, build edge channels.
 
-from pelage.ingest.decode import DecodedImage, ImageReadError, decode_image
-from pelage.ingest.detect import Box, DetectorConfig, create_detector
-from pelage.ingest.edges import apply_mask, edge_channel, stack_rgb_edge
-from pelage.ingest.importer import (
-    ImportOptions,
-    ImportProgress,
-    ImportSummary,
-    SurveyImportError,
-    import_survey,
-    run_import,
-    scan_survey,
-)
-from pelage.ingest.pipeline import Pipeline, build_pipeline
-from pelage.ingest.user_boxes import add_user_box
+The names below load on first use (PEP 562), so code that only needs image processing (training on
+a crop cache, say) does not pull in the project store and its database drivers.
+"""
 
-__all__ = [
-    "Box", "DecodedImage", "DetectorConfig", "ImageReadError", "ImportOptions", "ImportProgress", "ImportSummary",
-    "Pipeline", "SurveyImportError", "add_user_box", "apply_mask", "build_pipeline", "create_detector",
-    "decode_image", "edge_channel", "import_survey", "run_import", "scan_survey", "stack_rgb_edge",
-]
+from __future__ import annotations
+
+from importlib import import_module
+
+_EXPORTS = {
+    "DecodedImage": "decode", "ImageReadError": "decode", "decode_image": "decode",
+    "Box": "detect", "DetectorConfig": "detect", "create_detector": "detect",
+    "apply_mask": "edges", "edge_channel": "edges", "stack_rgb_edge": "edges",
+    "ImportOptions": "importer", "ImportProgress": "importer", "ImportSummary": "importer", "SurveyImportError": "importer",
+    "import_survey": "importer", "run_import": "importer", "scan_survey": "importer",
+    "Pipeline": "pipeline", "build_pipeline": "pipeline",
+    "add_user_box": "user_boxes",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,1 @@
+"""Identification: embedding networks, losses, training, candidate index and pattern re-ranking."""

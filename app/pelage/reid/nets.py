@@ -1,0 +1,55 @@
+"""The embedding network: backbone → linear + BN → L2-normalised vector, and its configuration."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pelage.reid.backbones import INPUT_MEAN, INPUT_STD, create_backbone
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a network and feed it: saved beside the weights as ``config.json``."""
+
+    arch: str = "efficientnet_lite0"
+    embedding_dim: int = 512
+    input_height: int = 224
+    input_width: int = 448  # flanks are wide: twice as wide as high, like spotID's 512×256
+    in_chans: int = 4  # RGB + edge
+    mean: tuple[float, ...] = field(default=INPUT_MEAN)
+    std: tuple[float, ...] = field(default=INPUT_STD)
+    dropout: float = 0.2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        known = {key: value for key, value in data.items() if key in cls.__dataclass_fields__}
+        for key in ("mean", "std"):
+            if key in known:
+                known[key] = tuple(known[key])
+        return cls(**known)
+
+
+class EmbeddingNet(nn.Module):
+    """Maps a normalised N×4×H×W batch to N×D unit vectors (cosine similarity = dot product)."""
+
+    def __init__(self, config: ModelConfig, pretrained: bool = True) -> None:
+        super().__init__()
+        self.config = config
+        self.backbone = create_backbone(config.arch, config.in_chans, pretrained=pretrained)
+        self.dropout = nn.Dropout(config.dropout)
+        self.projection = nn.Linear(self.backbone.num_features, config.embedding_dim, bias=False)
+        self.norm = nn.BatchNorm1d(config.embedding_dim)
+
+    def features(self, batch: torch.Tensor) -> torch.Tensor:
+        """The embedding before L2 normalisation (what the margin losses work on)."""
+        return self.norm(self.projection(self.dropout(self.backbone(batch))))
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.features(batch), dim=1)

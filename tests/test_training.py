@@ -1,0 +1,125 @@
+"""Training on tiny synthetic crops: mirrored classes, checkpoints and resume, and the saved model folder."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from pelage.reid.bundle import load_model, read_bundle, resolve_model_dir, save_model
+from pelage.reid.embed import embed_with
+from pelage.reid.errors import ModelFolderError
+from pelage.reid.nets import ModelConfig
+from pelage.reid.train import AugmentedCrops, LabelledCrop, Recipe, class_table, learning_rate_factor, train_embedding
+
+SMALL = ModelConfig(input_height=64, input_width=128, embedding_dim=32)
+RECIPE = Recipe(epochs=2, classes_per_batch=2, images_per_class=2, warmup_epochs=1, decay_epochs=(2,), workers=0, device="cpu")
+
+
+def striped_crops(identities: int = 3, per_view: int = 2) -> list[LabelledCrop]:
+    """Crops whose left half is bright and right half dark, with a stripe pattern per identity."""
+    rng = np.random.default_rng(0)
+    crops = []
+    for identity in range(identities):
+        for view in ("left", "right"):
+            for _ in range(per_view):
+                image = np.zeros((60, 120, 4), np.uint8)
+                image[:, :60, :3] = 220
+                image[:, 60:, :3] = 40
+                image[:, identity * 10 + 5::30, 3] = 255
+                image[:, :, :3] = np.clip(image[:, :, :3] + rng.integers(-10, 10, image[:, :, :3].shape), 0, 255)
+                crops.append(LabelledCrop(image, f"id{identity}", view))
+    return crops
+
+
+def test_a_mirrored_crop_is_its_own_class():
+    crops = striped_crops()
+    table = class_table(crops, mirror_classes=True)
+    n = len(crops)
+    assert len(table.labels) == 2 * n
+    assert set(table.labels[:n]).isdisjoint(table.labels[n:])
+    assert len(table.names) == 2 * 3 * 2  # identity × view, and each mirrored
+    assert table.names[table.labels[n]] == f"{table.names[table.labels[0]]}/mirrored"
+    # Left and right flanks of one animal are different classes too.
+    assert table.labels[0] != table.labels[2]
+    assert len(class_table(crops, mirror_classes=False).labels) == n
+
+
+def test_the_mirrored_sample_shows_the_mirrored_pattern():
+    crops = striped_crops()
+    dataset = AugmentedCrops(crops, class_table(crops, True), SMALL)
+    torch.manual_seed(0)
+    plain, plain_label = dataset[0]
+    mirrored, mirrored_label = dataset[len(crops)]
+    assert mirrored_label != plain_label
+    width = SMALL.input_width
+    # Channel 0 is red: bright on the left of the original photo, on the right of its mirror image.
+    assert plain[0, :, : width // 3].mean() > plain[0, :, -width // 3:].mean()
+    assert mirrored[0, :, : width // 3].mean() < mirrored[0, :, -width // 3:].mean()
+
+
+def test_learning_rate_warms_up_then_steps_down():
+    recipe = Recipe(warmup_epochs=5, decay_epochs=(40, 52), decay_factor=0.1)
+    assert learning_rate_factor(recipe, 0) == pytest.approx(0.1)
+    assert learning_rate_factor(recipe, 2.5) == pytest.approx(0.55)
+    assert learning_rate_factor(recipe, 10) == 1.0
+    assert learning_rate_factor(recipe, 45) == pytest.approx(0.1)
+    assert learning_rate_factor(recipe, 59) == pytest.approx(0.01)
+
+
+def test_training_checkpoints_and_resumes(tmp_path):
+    crops = striped_crops()
+    seen = []
+    model, state = train_embedding(crops, tmp_path, replace(RECIPE, triplet_weight=1.0, smoothed_ce_weight=0.5, adaptive_l2=True),
+                                   SMALL, progress=seen.append)
+    assert state.epoch == 2 and [record["epoch"] for record in seen] == [1, 2]
+    assert {"cosface", "triplet", "smoothed_ce", "adaptive_l2"} <= set(seen[0])
+    assert (tmp_path / "checkpoint.pt").is_file()
+    _, resumed = train_embedding(crops, tmp_path, replace(RECIPE, epochs=3, triplet_weight=1.0, smoothed_ce_weight=0.5, adaptive_l2=True),
+                                 SMALL, resume=True)
+    assert resumed.epoch == 3 and len(resumed.history) == 3
+    assert resumed.history[:2] == state.history
+
+
+def test_resume_without_a_checkpoint_says_so(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        train_embedding(striped_crops(), tmp_path, RECIPE, SMALL, resume=True)
+
+
+def test_cancel_stops_between_batches(tmp_path):
+    _, state = train_embedding(striped_crops(), tmp_path, RECIPE, SMALL, should_stop=lambda: True)
+    assert state.epoch == 0 and not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_saved_model_loads_and_embeds_like_the_trained_one(tmp_path):
+    crops = striped_crops()
+    model, _ = train_embedding(crops, tmp_path / "run", RECIPE, SMALL)
+    bundle = save_model(model, tmp_path / "model", "tiny")
+    loaded, read = load_model(tmp_path / "model")
+    assert read.model_id == bundle.model_id and read.model_id.startswith("tiny-")
+    assert read.config == SMALL
+    images = [crop.image for crop in crops]
+    original, reloaded = embed_with(model, images), embed_with(loaded, images)
+    assert reloaded.shape == (len(crops), 32) and reloaded.dtype == np.float32
+    assert np.allclose(np.linalg.norm(reloaded, axis=1), 1.0, atol=1e-5)
+    assert (original * reloaded).sum(axis=1).min() > 0.999  # float16 storage changes nothing that matters
+    assert resolve_model_dir(tmp_path / "model") == tmp_path / "model"
+
+
+def test_different_weights_get_a_different_model_id(tmp_path):
+    model, _ = train_embedding(striped_crops(), tmp_path / "run", RECIPE, SMALL)
+    first = save_model(model, tmp_path / "a", "tiny").model_id
+    with torch.no_grad():
+        model.projection.weight.mul_(1.5)
+    assert save_model(model, tmp_path / "b", "tiny").model_id != first
+
+
+def test_a_broken_model_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelFolderError, match="no bundled model"):
+        resolve_model_dir(tmp_path / "nothing-here")
+    (tmp_path / "config.json").write_text(json.dumps({"format": 99, "name": "x", "model_id": "x", "model": {}}))
+    with pytest.raises(ModelFolderError, match="format"):
+        read_bundle(tmp_path)
