@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine:
-#   make demo   set up (virtual environment, packages, models) and import the bundled demo survey
+#   make demo   set up (virtual environment, packages, models), import the bundled demo survey and identify its animals
 #   make test   set up and run the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -22,6 +22,8 @@ demo: setup
 	$(BIN)/pelage demo-survey $(DEMO)/survey
 	$(BIN)/pelage import $(DEMO)/survey --project $(DEMO)/project
 	$(BIN)/pelage info $(DEMO)/project
+	$(BIN)/pelage identify $(DEMO)/project
+	$(BIN)/pelage candidates $(DEMO)/project $$($(BIN)/pelage animals $(DEMO)/project --json | $(BIN)/python -c "import json, sys; print(json.load(sys.stdin)[0]['id'])")
 
 test: setup
 	$(BIN)/ruff check app tests bench
@@ -31,6 +33,8 @@ test: setup
 bench: setup
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/detect_bench.py
+	$(BIN)/python bench/reid_bench.py
+	$(BIN)/python bench/index_bench.py
 
 clean-demo:
 	rm -rf $(DEMO)

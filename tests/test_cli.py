@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 
-def pelage(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pelage", *args], capture_output=True, text=True, check=check)
+def pelage(*args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pelage", *args], capture_output=True, text=True, check=check,
+                          env={**os.environ, **(env or {})})
 
 
 def test_import_info_and_animals(tmp_path, user_home, demo_survey):

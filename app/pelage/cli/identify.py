@@ -58,6 +58,13 @@ def _prepare(images_dir: Path, cache: Path | None, threads: int | None, bars: _B
     return folder
 
 
+def _int_tuple(text: str, option: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a list of whole numbers", param_hint=option) from None
+
+
 model_option = click.option("--model", "model_name", default=None,
                             help="Model folder or bundled model name (default: the bundled nyala model).")
 cache_option = click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -158,6 +165,10 @@ def evaluate_command(labels_csv: Path, root: Path, held_out: bool, as_json: bool
 @click.option("--triplet", "triplet_weight", type=float, default=None, help="Weight of the batch-hard triplet loss (0: off).")
 @click.option("--smoothed-ce", "smoothed_ce_weight", type=float, default=None, help="Weight of label-smoothed cross-entropy (0: off).")
 @click.option("--adaptive-l2/--plain-l2", "adaptive_l2", default=None, help="PGNet-AL2's adaptive L2 regularisation.")
+@click.option("--input-size", default=None, help="Network input HEIGHTxWIDTH, e.g. 192x384 (default 224x448).")
+@click.option("--frozen-blocks", type=int, default=None, help="Keep the stem and the first N backbone blocks fixed (faster on a CPU).")
+@click.option("--decay-epochs", default=None, help="Comma-separated epochs at which the learning rate drops tenfold.")
+@click.option("--warmup-epochs", type=int, default=None)
 @click.option("--validation-fraction", default=0.2, show_default=True)
 @click.option("--calibration-fraction", default=0.1, show_default=True)
 @click.option("--split-seed", default=0, show_default=True)
@@ -169,6 +180,7 @@ def evaluate_command(labels_csv: Path, root: Path, held_out: bool, as_json: bool
 @threads_option
 def train_command(labels_csv: Path, data_dir: Path | None, out_dir: Path, name: str | None, epochs: int | None, arch: str | None,
                   margin_function: str | None, triplet_weight: float | None, smoothed_ce_weight: float | None, adaptive_l2: bool | None,
+                  input_size: str | None, frozen_blocks: int | None, decay_epochs: str | None, warmup_epochs: int | None,
                   validation_fraction: float, calibration_fraction: float, split_seed: int, seed: int | None, workers: int | None,
                   device: str | None, resume: bool, cache: Path | None, threads: int | None) -> None:
     """Train an embedding model on labelled photos (identity-disjoint validation and calibration splits)."""
@@ -182,8 +194,15 @@ def train_command(labels_csv: Path, data_dir: Path | None, out_dir: Path, name: 
     if data_dir is None and cache is None:
         raise click.UsageError("give --data (the photos) or --cache (a crop cache prepared earlier)")
     recipe = recipe_with(Recipe(), epochs=epochs, margin_function=margin_function, triplet_weight=triplet_weight,
-                         smoothed_ce_weight=smoothed_ce_weight, adaptive_l2=adaptive_l2, seed=seed, workers=workers, device=device)
-    config = replace(ModelConfig(), arch=arch) if arch else ModelConfig()
+                         smoothed_ce_weight=smoothed_ce_weight, adaptive_l2=adaptive_l2, seed=seed, workers=workers, device=device,
+                         frozen_blocks=frozen_blocks, warmup_epochs=warmup_epochs,
+                         decay_epochs=_int_tuple(decay_epochs, "--decay-epochs") if decay_epochs else None)
+    config = ModelConfig()
+    if arch:
+        config = replace(config, arch=arch)
+    if input_size:
+        height, width = _int_tuple(input_size.lower().replace("x", ","), "--input-size")
+        config = replace(config, input_height=height, input_width=width)
     bars = _Bars()
 
     def folder_for(paths):
@@ -198,4 +217,53 @@ def train_command(labels_csv: Path, data_dir: Path | None, out_dir: Path, name: 
     click.echo(f"Model saved in {model_dir}")
 
 
-COMMANDS = (embed_command, rank_command, evaluate_command, train_command)
+@click.command("identify")
+@click.argument("project_dir", type=click.Path(path_type=Path))
+@model_option
+@threads_option
+def identify_command(project_dir: Path, model_name: str | None, threads: int | None) -> None:
+    """Embed the project's new animals and bring its candidate index up to date."""
+    from pelage.reid.candidates import embed_project
+    from pelage.reid.embed import Embedder
+    from pelage.store import open_project
+
+    embedder = Embedder(model_name, threads=threads)
+    with open_project(project_dir) as project, tqdm(desc="embed", unit="animal", disable=None, file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        summary = embed_project(project, embedder, progress=progress)
+    for detection_id, reason in summary.failed:
+        click.echo(f"animal {detection_id} not embedded: {reason}", err=True)
+    click.echo(f"Model {summary.model_id}: {summary.embedded} animals embedded now, {summary.already} before, "
+               f"{len(summary.failed)} failed; the index holds {summary.indexed}.")
+
+
+@click.command("candidates")
+@click.argument("project_dir", type=click.Path(path_type=Path))
+@click.argument("animal_id", type=int)
+@click.option("--top", "k", default=5, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@model_option
+@threads_option
+def candidates_command(project_dir: Path, animal_id: int, k: int, as_json: bool, model_name: str | None, threads: int | None) -> None:
+    """The most likely other photos of ANIMAL_ID's individual, with a calibrated score."""
+    from dataclasses import asdict
+
+    from pelage.reid.candidates import propose_candidates
+    from pelage.reid.embed import Embedder
+    from pelage.store import open_project
+
+    embedder = Embedder(model_name, threads=threads)
+    with open_project(project_dir) as project:
+        found = propose_candidates(project, embedder, animal_id, k=k)
+    if as_json:
+        click.echo(json.dumps({"anchor": {"id": animal_id}, "candidates": [asdict(c) for c in found]}, indent=2))
+        return
+    for rank, candidate in enumerate(found, 1):
+        click.echo(f"{rank}. animal {candidate.id}: P(same) {candidate.score:.2f}  (cosine {candidate.cosine:.2f}, "
+                   f"{candidate.inliers} matching spots)")
+
+
+COMMANDS = (identify_command, candidates_command, embed_command, rank_command, evaluate_command, train_command)

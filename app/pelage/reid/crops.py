@@ -154,12 +154,13 @@ def prepare_crops(
     return records, failures
 
 
+def load_model_input(root: Path, crop: str, mask: str, edge: str) -> np.ndarray:
+    """H×W×4 uint8 model input before resizing: the masked crop and its edge channel, from cached files."""
+    return stack_rgb_edge(apply_mask(read_rgb(root / crop), read_grey(root / mask)), read_grey(root / edge))
+
+
 def load_crop(cache: Path, record: CropRecord) -> np.ndarray:
-    """H×W×4 uint8 model input before resizing: the masked crop and its edge channel."""
-    rgb = read_rgb(cache / record.crop)
-    mask = read_grey(cache / record.mask)
-    edge = read_grey(cache / record.edge)
-    return stack_rgb_edge(apply_mask(rgb, mask), edge)
+    return load_model_input(cache, record.crop, record.mask, record.edge)
 
 
 def iter_crops(cache: Path, records: Iterable[CropRecord]) -> Iterator[np.ndarray]:

@@ -1,0 +1,162 @@
+"""Candidates for a project's animals: embeddings kept in the store, a FAISS index beside it, verified top-5.
+
+Embeddings are written to the store in small transactions as they are computed, so an interrupted run
+keeps what it finished and a later run only embeds new animals. The index file is a cache of the
+store, rebuilt or brought up to date from it, and named by model id: vectors of two models never mix.
+Candidates are the index's nearest neighbours, re-scored by pattern verification into a calibrated
+probability, the number the review screen shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+
+from pelage.ingest.artefacts import read_grey, read_rgb
+from pelage.reid.crops import load_model_input
+from pelage.reid.embed import Embedder
+from pelage.reid.index import CandidateIndex
+from pelage.reid.ranking import SHORTLIST
+from pelage.reid.rerank import extract_features, fuse_scores, match_features
+from pelage.store import Project, transaction
+from pelage.store.schema import Detection, Embedding
+
+INDEX_FOLDER = "index"
+TOP_K = 5
+
+
+@dataclass(frozen=True)
+class ScoredCandidate:
+    id: int  # detection (animal) id
+    score: float  # calibrated probability that it is the same animal as the anchor
+    cosine: float
+    inliers: int
+
+
+@dataclass
+class EmbeddingSummary:
+    model_id: str
+    embedded: int = 0  # this run
+    already: int = 0  # from earlier runs
+    failed: list[tuple[int, str]] = field(default_factory=list)
+    indexed: int = 0
+    cancelled: bool = False
+
+
+def index_path(project: Project, model_id: str) -> Path:
+    return project.root / INDEX_FOLDER / f"{model_id}.npz"
+
+
+def _animals(session, ids: Collection[int] | None = None) -> list[Detection]:
+    statement = select(Detection).where(Detection.label == "animal", Detection.crop_path.is_not(None)).order_by(Detection.id)
+    if ids is not None:
+        statement = statement.where(Detection.id.in_(list(ids)))
+    return list(session.scalars(statement))
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def stored_vectors(project: Project, model_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, N×D float32) of every animal embedded with ``model_id``."""
+    with project.sessions() as session:
+        rows = session.execute(select(Embedding.detection_id, Embedding.vector, Embedding.dim)
+                               .where(Embedding.model_id == model_id).order_by(Embedding.detection_id)).all()
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+    ids = np.array([row[0] for row in rows], np.int64)
+    return ids, np.stack([np.frombuffer(row[1], dtype="<f4", count=row[2]) for row in rows]).astype(np.float32)
+
+
+def embed_project(project: Project, embedder: Embedder, batch_size: int = 16, progress: Callable[[int, int], None] | None = None,
+                  should_stop: Callable[[], bool] = lambda: False) -> EmbeddingSummary:
+    """Embed every animal not yet embedded by this model, then bring the index up to date."""
+    summary = EmbeddingSummary(embedder.model_id)
+    with project.sessions() as session:
+        done = set(session.scalars(select(Embedding.detection_id).where(Embedding.model_id == embedder.model_id)))
+        todo = [(d.id, d.crop_path, d.mask_path, d.edge_path) for d in _animals(session) if d.id not in done]
+    summary.already = len(done)
+    for chunk in _chunks(todo, batch_size):
+        if should_stop():
+            summary.cancelled = True
+            break
+        ids, crops = [], []
+        for detection_id, crop, mask, edge in chunk:
+            try:
+                crops.append(load_model_input(project.artefacts, crop, mask, edge))
+                ids.append(detection_id)
+            except (OSError, ValueError) as exc:
+                summary.failed.append((detection_id, str(exc)))
+        vectors = embedder.embed(crops) if crops else np.zeros((0, 0), np.float32)
+        with transaction(project.sessions) as session:
+            session.add_all(Embedding(detection_id=int(i), model_id=embedder.model_id, dim=int(v.shape[0]), vector=v.astype("<f4").tobytes())
+                            for i, v in zip(ids, vectors, strict=True))
+        summary.embedded += len(ids)
+        if progress is not None:
+            progress(summary.embedded + len(summary.failed), len(todo))
+    summary.indexed = update_index(project, embedder.model_id).size
+    return summary
+
+
+def update_index(project: Project, model_id: str) -> CandidateIndex:
+    """The project's index for ``model_id``, loaded and synchronised with the store, then saved."""
+    ids, vectors = stored_vectors(project, model_id)
+    path = index_path(project, model_id)
+    index = None
+    if path.is_file():
+        try:
+            index = CandidateIndex.load(path, expect_model_id=model_id)
+        except ValueError:
+            index = None  # damaged or from another model: the store has everything to rebuild it
+    if index is None or (len(ids) and index.dim != vectors.shape[1]):
+        index = CandidateIndex(vectors.shape[1] if len(ids) else 1, model_id)
+    present = set(index.ids())
+    wanted = set(ids.tolist())
+    stale = sorted(present - wanted)
+    if stale:
+        index.remove(np.array(stale, np.int64))
+    new = np.array([i not in present for i in ids.tolist()], bool)
+    if new.any():
+        index.add(ids[new], vectors[new])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    index.save(path)
+    return index
+
+
+def _features(project: Project, detection: Detection):
+    return extract_features(read_rgb(project.artefacts / detection.crop_path), read_grey(project.artefacts / detection.mask_path))
+
+
+def propose_candidates(project: Project, embedder: Embedder, anchor_id: int, k: int = TOP_K, shortlist: int = SHORTLIST,
+                       exclude: Collection[int] = (), allowed: Collection[int] | None = None) -> list[ScoredCandidate]:
+    """The ``k`` most likely other photos of the anchor's animal, best first.
+
+    The anchor's own photo (every detection in it) and ``exclude`` (pairs already decided, say) are
+    never proposed; ``allowed`` restricts candidates (same flank, say).
+    """
+    ids, vectors = stored_vectors(project, embedder.model_id)
+    where = np.flatnonzero(ids == anchor_id)
+    if not len(where):
+        raise ValueError(f"animal {anchor_id} has no embedding from model {embedder.model_id}: run `pelage identify` first")
+    index = update_index(project, embedder.model_id)
+    with project.sessions() as session:
+        anchor = session.get(Detection, anchor_id)
+        same_photo = set(session.scalars(select(Detection.id).where(Detection.image_id == anchor.image_id)))
+        hits = index.search(vectors[where], k=shortlist, exclude=same_photo | set(exclude), allowed=allowed)[0]
+        if not hits:
+            return []
+        by_id = {d.id: d for d in _animals(session, [hit.id for hit in hits] + [anchor_id])}
+        anchor_features = _features(project, by_id[anchor_id])
+        inliers = np.array([match_features(anchor_features, _features(project, by_id[hit.id])).inliers for hit in hits], np.float64)
+    cosine = np.array([hit.score for hit in hits], np.float64)
+    scores = fuse_scores(cosine, inliers, embedder.bundle.calibration)
+    order = np.argsort(-scores, kind="stable")[:k]
+    return [ScoredCandidate(hits[i].id, float(scores[i]), float(cosine[i]), int(inliers[i])) for i in order]
