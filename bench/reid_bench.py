@@ -59,7 +59,7 @@ def main() -> None:
     fused, inliers = fused_similarity(embeddings, features, embedder.bundle.calibration)
     fused_seconds = time.perf_counter() - started
     results = {
-        "ImageNet backbone, untrained": evaluation_scores(rows, cosine_similarity(imagenet_embeddings(folder, embedder.bundle.config.arch))),
+        "ImageNet backbone, untrained": evaluation_scores(rows, cosine_similarity(imagenet_embeddings(folder, embedder.bundle.config))),
         "bundled model (embedding)": evaluation_scores(rows, cosine_similarity(embeddings)),
         "SIFT matching alone": evaluation_scores(rows, sift_only_similarity(folder)),
         "fused (embedding + SIFT)": evaluation_scores(rows, fused),

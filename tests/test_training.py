@@ -123,3 +123,23 @@ def test_a_broken_model_folder_is_a_clear_error(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"format": 99, "name": "x", "model_id": "x", "model": {}}))
     with pytest.raises(ModelFolderError, match="format"):
         read_bundle(tmp_path)
+
+
+def test_three_way_split_of_the_nyala_labels_keeps_identities_and_sightings_apart():
+    from pelage.reid.metrics import load_labels
+    from pelage.reid.workflow import split_rows
+    from tests.conftest import shared_dataset
+
+    rows = load_labels(shared_dataset("nyala") / "labels.csv")
+    split = split_rows(rows, validation_fraction=0.2, calibration_fraction=0.1, seed=0)
+    parts = {"train": split.train, "calibration": split.calibration, "validation": split.validation}
+    assert sum(len(part) for part in parts.values()) == len(rows)
+    identities = {name: {row.identity for row in part} for name, part in parts.items()}
+    sightings = {name: {row.sighting for row in part} for name, part in parts.items()}
+    for a in parts:
+        for b in parts:
+            if a < b:
+                assert identities[a].isdisjoint(identities[b]) and sightings[a].isdisjoint(sightings[b])
+    total = len({row.identity for row in rows})
+    assert abs(len(identities["validation"]) - 0.2 * total) <= 2 and abs(len(identities["calibration"]) - 0.1 * total) <= 2
+    assert split_rows(rows, 0.2, 0.1, seed=0).summary() == split.summary()  # reproducible

@@ -15,7 +15,10 @@ import click
 from tqdm import tqdm
 
 from pelage import __version__
+from pelage.cli.export import COMMANDS as EXPORT_COMMANDS
 from pelage.cli.identify import COMMANDS as IDENTIFY_COMMANDS
+from pelage.cli.review import COMMANDS as REVIEW_COMMANDS
+from pelage.cli.training import COMMANDS as TRAINING_COMMANDS
 from pelage.ingest import (
     DetectorConfig,
     ImageReadError,
@@ -213,7 +216,7 @@ def demo_survey(out_dir: Path, seed: int) -> None:
     click.echo(f"Demo survey written to {out_dir}: {summary}")
 
 
-for _command in IDENTIFY_COMMANDS:
+for _command in (*IDENTIFY_COMMANDS, *REVIEW_COMMANDS, *EXPORT_COMMANDS, *TRAINING_COMMANDS):
     cli.add_command(_command)
 
 

@@ -13,18 +13,21 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import select
 
 from pelage.ingest.artefacts import read_grey, read_rgb
 from pelage.reid.crops import load_model_input
-from pelage.reid.embed import Embedder
 from pelage.reid.index import CandidateIndex
 from pelage.reid.ranking import SHORTLIST
 from pelage.reid.rerank import extract_features, fuse_scores, match_features
 from pelage.store import Project, transaction
 from pelage.store.schema import Detection, Embedding
+
+if TYPE_CHECKING:  # torch loads only where a model runs: review and the CLI read vectors without it
+    from pelage.reid.embed import Embedder
 
 INDEX_FOLDER = "index"
 TOP_K = 5
@@ -49,7 +52,7 @@ class EmbeddingSummary:
 
 
 def index_path(project: Project, model_id: str) -> Path:
-    return project.root / INDEX_FOLDER / f"{model_id}.npz"
+    return project.root / INDEX_FOLDER / f"{model_id}.faiss"
 
 
 def _animals(session, ids: Collection[int] | None = None) -> list[Detection]:
@@ -108,7 +111,11 @@ def embed_project(project: Project, embedder: Embedder, batch_size: int = 16, pr
 
 def update_index(project: Project, model_id: str) -> CandidateIndex:
     """The project's index for ``model_id``, loaded and synchronised with the store, then saved."""
-    ids, vectors = stored_vectors(project, model_id)
+    return sync_index(project, model_id, *stored_vectors(project, model_id))
+
+
+def sync_index(project: Project, model_id: str, ids: np.ndarray, vectors: np.ndarray) -> CandidateIndex:
+    """:func:`update_index` for vectors the caller already read with :func:`stored_vectors` (read once, used twice)."""
     path = index_path(project, model_id)
     index = None
     if path.is_file():

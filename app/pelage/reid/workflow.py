@@ -97,17 +97,16 @@ def embed_folder(model: EmbeddingNet, folder: PreparedFolder, progress: Progress
                       progress=lambda done: progress("embed", done, total))
 
 
-def imagenet_embeddings(folder: PreparedFolder, arch: str = "efficientnet_lite0") -> np.ndarray:
-    """The baseline: pooled ImageNet features of the same 4-channel crops, no training, no head."""
+def imagenet_embeddings(folder: PreparedFolder, config: ModelConfig = ModelConfig()) -> np.ndarray:
+    """The baseline: pooled ImageNet features of the same 4-channel crops at the same input size; no training, no head."""
     import torch
 
-    untrained = EmbeddingNet(ModelConfig(arch=arch), pretrained=True).eval()
-    backbone = untrained.backbone
+    backbone = EmbeddingNet(config, pretrained=True).backbone.eval()
 
     class PooledOnly(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.config, self.backbone = untrained.config, backbone
+            self.config, self.backbone = config, backbone
 
         def forward(self, batch: torch.Tensor) -> torch.Tensor:
             return torch.nn.functional.normalize(self.backbone(batch), dim=1)

@@ -8,16 +8,20 @@ from pelage.store.schema import (
     DecisionKind,
     Detection,
     Embedding,
+    Flank,
     Image,
     ImageStatus,
+    IndividualName,
     MaskSource,
+    RegisteredModel,
     Station,
+    StationOutage,
     Survey,
     TimeSource,
 )
 
 __all__ = [
-    "Camera", "Decision", "DecisionKind", "Detection", "Embedding", "Image", "ImageStatus",
-    "MaskSource", "Project", "ProjectError", "SchemaError", "Station", "Survey", "TimeSource",
+    "Camera", "Decision", "DecisionKind", "Detection", "Embedding", "Flank", "Image", "ImageStatus", "IndividualName",
+    "MaskSource", "Project", "ProjectError", "RegisteredModel", "SchemaError", "Station", "StationOutage", "Survey", "TimeSource",
     "open_project", "transaction",
 ]

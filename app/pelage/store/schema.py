@@ -9,10 +9,12 @@ station. Review decisions are append-only: an undo appends a retraction instead 
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
+    Date,
     Enum,
     Float,
     ForeignKey,
@@ -61,6 +63,11 @@ class MaskSource(str, enum.Enum):
     BOX = "box"  # segmentation failed or was skipped: the plain box crop stands in
 
 
+class Flank(str, enum.Enum):
+    LEFT = "left"
+    RIGHT = "right"
+
+
 class DecisionKind(str, enum.Enum):
     MATCH = "match"
     NONMATCH = "nonmatch"
@@ -85,12 +92,36 @@ class Survey(Base):
 
 
 class Station(Base):
+    """A camera-trap location. Coordinates and operation dates come from a station table the user imports."""
+
     __tablename__ = "stations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    x: Mapped[float | None] = mapped_column(Float)  # projected metres (e.g. UTM easting)
+    y: Mapped[float | None] = mapped_column(Float)  # projected metres (e.g. UTM northing)
+    crs: Mapped[str | None] = mapped_column(String(100))  # e.g. "EPSG:32643"
+    lat: Mapped[float | None] = mapped_column(Float)  # WGS84, for Camtrap DP
+    lon: Mapped[float | None] = mapped_column(Float)
+    setup_date: Mapped[date | None] = mapped_column(Date)
+    retrieval_date: Mapped[date | None] = mapped_column(Date)
 
     cameras: Mapped[list[Camera]] = relationship(back_populates="station")
+    outages: Mapped[list[StationOutage]] = relationship(back_populates="station", order_by="StationOutage.start_date",
+                                                        cascade="all, delete-orphan")
+
+
+class StationOutage(Base):
+    """Days (inclusive) on which a station's camera did not work: camtrapR's ProblemN_from/ProblemN_to."""
+
+    __tablename__ = "station_outages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"), index=True)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+
+    station: Mapped[Station] = relationship(back_populates="outages")
 
 
 class Camera(Base):
@@ -148,6 +179,7 @@ class Detection(Base):
     edge_path: Mapped[str | None] = mapped_column(Text)
     mask_source: Mapped[MaskSource | None] = mapped_column(_enum(MaskSource, "mask_source"))
     mask_error: Mapped[str | None] = mapped_column(Text)
+    flank: Mapped[Flank | None] = mapped_column(_enum(Flank, "flank"))  # which side of the animal shows; None = not known
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     image: Mapped[Image] = relationship(back_populates="detections")
@@ -178,4 +210,36 @@ class Decision(Base):
     kind: Mapped[DecisionKind] = mapped_column(_enum(DecisionKind, "decision_kind"))
     retracts_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
     author: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IndividualName(Base):
+    """A name given to an individual. Individuals are the connected components of confirmed matches, so a
+    name is attached to one member; the newest name among a component's members is the individual's name.
+    Append-only, like decisions: renaming adds a row."""
+
+    __tablename__ = "individual_names"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    detection_id: Mapped[int] = mapped_column(ForeignKey("detections.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RegisteredModel(Base):
+    """An identification model the project can use: the bundled one or a fine-tune, with its provenance.
+
+    ``path`` is relative to the project folder for fine-tunes, or the bundled model's name. JSON columns are
+    text so that SQLite and PostgreSQL store them the same way."""
+
+    __tablename__ = "models"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)  # the model id embeddings are keyed by
+    name: Mapped[str] = mapped_column(String(200))
+    path: Mapped[str] = mapped_column(Text)
+    parent_id: Mapped[str | None] = mapped_column(String(100))
+    recipe: Mapped[str | None] = mapped_column(Text)  # JSON
+    data: Mapped[str | None] = mapped_column(Text)  # JSON: what it was trained on
+    metrics: Mapped[str | None] = mapped_column(Text)  # JSON: held-out figures before/after
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

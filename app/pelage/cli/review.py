@@ -1,0 +1,3 @@
+"""Commands of this concern; filled in by its module."""
+
+COMMANDS: list = []

@@ -1,0 +1,1 @@
+"""Exports of capture histories and data packages for secr, camtrapR, MARK and Camtrap DP."""

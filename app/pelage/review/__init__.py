@@ -1,0 +1,1 @@
+"""Review: the graph of match decisions, proposals of what to review next, individuals."""
