@@ -105,7 +105,7 @@ def test_saved_model_loads_and_embeds_like_the_trained_one(tmp_path):
     original, reloaded = embed_with(model, images), embed_with(loaded, images)
     assert reloaded.shape == (len(crops), 32) and reloaded.dtype == np.float32
     assert np.allclose(np.linalg.norm(reloaded, axis=1), 1.0, atol=1e-5)
-    assert (original * reloaded).sum(axis=1).min() > 0.999  # float16 storage changes nothing that matters
+    assert (original * reloaded).sum(axis=1).min() > 0.995  # float16 storage moves a tiny random net by ~1e-3, a trained one less
     assert resolve_model_dir(tmp_path / "model") == tmp_path / "model"
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,13 +17,14 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from pelage.reid.errors import ModelFolderError
+from pelage.reid.folders import CONFIG_FILE, DEFAULT_MODEL, WEIGHTS_FILE, bundled_models_dir, resolve_model_dir
 from pelage.reid.nets import EmbeddingNet, ModelConfig
 from pelage.reid.rerank import DEFAULT_CALIBRATION, FusionCalibration
 
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
 FORMAT_VERSION = 1
-DEFAULT_MODEL = "nyala-lite0"
+
+__all__ = ["CONFIG_FILE", "DEFAULT_MODEL", "WEIGHTS_FILE", "ModelBundle", "bundled_models_dir", "load_model", "read_bundle",
+           "resolve_model_dir", "save_model", "update_calibration"]  # folder facts re-exported from pelage.reid.folders
 
 
 @dataclass(frozen=True)
@@ -37,24 +37,6 @@ class ModelBundle:
     config: ModelConfig
     calibration: FusionCalibration = DEFAULT_CALIBRATION
     extra: dict = field(default_factory=dict)
-
-
-def bundled_models_dir() -> Path:
-    """The models shipped with Pelage: ``$PELAGE_MODELS``, else ``models/`` at the top of the source tree."""
-    override = os.environ.get("PELAGE_MODELS")
-    return Path(override) if override else Path(__file__).resolve().parents[3] / "models"
-
-
-def resolve_model_dir(name_or_path: str | Path | None = None) -> Path:
-    """A model folder from a path, or from the name of a bundled model (default: the nyala model)."""
-    candidate = Path(name_or_path) if name_or_path is not None else None
-    if candidate is not None and (candidate / CONFIG_FILE).is_file():
-        return candidate
-    name = str(name_or_path) if name_or_path is not None else DEFAULT_MODEL
-    bundled = bundled_models_dir() / name
-    if (bundled / CONFIG_FILE).is_file():
-        return bundled
-    raise ModelFolderError(f"no model at {name_or_path!s} and no bundled model named {name!r} in {bundled_models_dir()}")
 
 
 def _weights_id(path: Path) -> str:

@@ -49,7 +49,7 @@ def _pair(a: int, b: int) -> tuple[int, int]:
     return (a, b) if a < b else (b, a)
 
 
-def _cancelled(rows) -> set[int]:
+def cancelled_ids(rows) -> set[int]:
     """Ids of rows undone by a retraction that is itself in force (a redo is a retraction of a retraction).
 
     Retractions always point backwards, so one pass from the newest row settles every chain."""
@@ -72,7 +72,7 @@ def _log(session: Session):
 def active_decisions(session: Session) -> list[ActiveDecision]:
     """Pair decisions in force, the newest per unordered pair, oldest first."""
     rows = _log(session)
-    cancelled = _cancelled(rows)
+    cancelled = cancelled_ids(rows)
     newest: dict[tuple[int, int], ActiveDecision] = {}
     for row in rows:
         if row.kind == DecisionKind.RETRACT or row.id in cancelled:
@@ -232,7 +232,7 @@ def redo_last(session: Session, author: str | None = None) -> Decision | None:
     A redo retracts the undo's retraction, so undo/redo is a stack kept entirely in the table and survives
     a restart. Returns the decision put back in force, or None."""
     rows = _log(session)
-    cancelled = _cancelled(rows)
+    cancelled = cancelled_ids(rows)
     kinds = {row.id: row.kind for row in rows}
     for row in reversed(rows):
         if row.kind != DecisionKind.RETRACT:

@@ -1,0 +1,436 @@
+"""One reviewer's session: what to look at next, and the decisions, kept in memory and written through to the store.
+
+API (what the GUI and ``pelage propose/decide/…`` use)::
+
+    session = ReviewSession(project, model=None, same_flank=True, k=5, author=None)   # loads once; close() or `with`
+    session.next_proposal(anchor_id=None) -> Proposal | None    # None: nothing left to review
+    session.decide(anchor_id, candidate_id, kind)  -> ActiveDecision   # committed before it returns
+    session.undo() -> ActiveDecision | None        # the decision undone (its anchor becomes current again)
+    session.redo() -> ActiveDecision | None
+    session.skip(anchor_id)                        # to the back of the queue, for this session only
+    session.current_anchor -> int | None          # the anchor under review (proposals stay on it until it is finished)
+    session.set_flank(animal_id, "left" | "right" | None)
+    session.conflicts() -> list[Conflict]          # a "not a match" inside one individual
+    session.resolve_conflict(conflict, same: bool) # same: drop the rejection; else split the pair apart
+    session.merge(a_id, b_id) -> list[int]         # retracted rejections; session.split(a_id, b_id) -> cut edges
+    session.individuals(min_members=2) -> list[IndividualSummary]; session.rename(member_id, name)
+    session.gallery(animal_id) -> list[AnimalRecord]   # the animal's individual, oldest first
+    session.links(animal_id) -> list[(a, b)]; session.match_path(a_id, b_id) -> list[int]   # read the graph under the lock
+    session.record(id), session.flank(id), session.crop_path(id), session.image_path(id), session.progress()
+    session.refresh()                              # re-read the store (another process identified or decided)
+    Proposal(anchor: AnimalRecord, anchor_flank, candidates: tuple[CandidateView, ...]).as_json()
+    CandidateView(id, score = calibrated P(same), cosine, inliers, verified, record: AnimalRecord, flank)
+
+Everything is loaded once (records, the vectors, the decision graph) and updated incrementally, so a decision
+and the next proposal take milliseconds (``bench/review_bench.py``): the store is written, never re-read. Up to
+the FAISS index's exact limit a search is one matrix-vector product over the vectors in memory; past it, the
+project's approximate index (kept in step with the store) answers.
+Candidates for an anchor never include its own photo, its own individual, individuals rejected against it,
+animals it already has a decision with, or (with ``same_flank``) animals showing the other known flank.
+Anchors come in the order of :mod:`pelage.review.queue`; an anchor is finished once the reviewer found its
+match or answered ``k`` questions about it, and the session resumes at the anchor of the newest decision.
+Methods may be called from any thread (one lock serialises them): the GUI runs them in a worker.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+from sqlalchemy import select
+
+from pelage.reid.candidates import stored_vectors, sync_index
+from pelage.reid.index import Candidate, CandidateIndex
+from pelage.reid.ranking import SHORTLIST
+from pelage.review import actions
+from pelage.review.graph import ActiveDecision, Conflict, DecisionGraph
+from pelage.review.individuals import rename_individual
+from pelage.review.model import ReviewModel, resolve_review_model
+from pelage.review.queue import NO_CANDIDATE, AnchorQueue
+from pelage.review.scoring import PatternScorer
+from pelage.review.summary import IndividualSummary, summarise_individuals
+from pelage.store import Project, transaction
+from pelage.store.queries import AnimalRecord, list_animals
+from pelage.store.schema import DecisionKind, Detection, Flank, Survey
+
+TOP_K = 5
+BOUND_BATCH = 1024  # anchors per matrix product when the session computes every anchor's best cosine
+
+
+@dataclass(frozen=True)
+class CandidateView:
+    id: int
+    score: float  # calibrated probability that it is the anchor's animal
+    cosine: float  # embedding similarity
+    inliers: int  # verified spot matches (0 when not verified)
+    verified: bool  # whether pattern matching ran (both animals have crops)
+    record: AnimalRecord
+    flank: Flank | None
+
+
+@dataclass(frozen=True)
+class Proposal:
+    anchor: AnimalRecord
+    anchor_flank: Flank | None
+    candidates: tuple[CandidateView, ...]
+
+    def as_json(self) -> dict:
+        """The shape ``pelage propose --json`` prints."""
+        return {"anchor": {"id": self.anchor.id}, "candidates": [{"id": c.id, "score": round(c.score, 6)} for c in self.candidates]}
+
+
+@dataclass(frozen=True)
+class ReviewProgress:
+    finished: int  # anchors whose match was found or that had k answers
+    total: int  # embedded animals
+
+
+class ReviewSession:
+    """Holds the decision graph, the candidate index and caches for one reviewer; every change is committed
+    to the store before the method returns (see the module docstring for the API)."""
+
+    def __init__(self, project: Project, model: str | Path | None = None, same_flank: bool = True, k: int = TOP_K,
+                 shortlist: int = SHORTLIST, author: str | None = None) -> None:
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        self.project, self.same_flank, self.k, self.shortlist, self.author = project, same_flank, k, max(k, shortlist), author
+        self.model: ReviewModel = resolve_review_model(project, model)
+        self._lock = threading.RLock()
+        self._skipped: list[int] = []
+        self.scorer: PatternScorer | None = None
+        self._load()
+
+    # --- loading -------------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        with self.project.sessions() as session:
+            self._records = {record.id: record for record in list_animals(session)}
+            rows = session.execute(select(Detection.id, Detection.image_id, Detection.flank, Detection.crop_path, Detection.mask_path)
+                                   .where(Detection.label == "animal")).all()
+            self._survey_roots = dict(session.execute(select(Survey.name, Survey.root)).all())
+            self.graph = DecisionGraph.load(session)
+        self._image_of = {row.id: row.image_id for row in rows}
+        self._photo: dict[int, set[int]] = {}
+        for animal, image in self._image_of.items():
+            self._photo.setdefault(image, set()).add(animal)
+        self._flank: dict[int, Flank | None] = {row.id: Flank(row.flank) if row.flank else None for row in rows}
+        crops = {row.id: (row.crop_path, row.mask_path) for row in rows}
+        if self.scorer is not None:
+            self.scorer.close()
+        self.scorer = PatternScorer(self.project.artefacts, crops, self.model.calibration)
+
+        ids, vectors = stored_vectors(self.project, self.model.model_id)
+        self.index: CandidateIndex = sync_index(self.project, self.model.model_id, ids, vectors)
+        keep = np.isin(ids, np.fromiter(self._records, np.int64, len(self._records)))
+        self._ids, self._vectors = ids[keep], _unit(vectors[keep]) if len(ids) else vectors
+        self._row = {int(animal): row for row, animal in enumerate(self._ids)}
+        self._flank_sets()
+        self._count_answers()
+        self.queue = AnchorQueue(self._static_bounds())
+        newest = actions.newest_anchor(self.project)
+        self._current: int | None = newest if newest in self._row else None
+
+    def _flank_sets(self) -> None:
+        """Per known flank, the embedded animals a same-flank anchor may be shown (that flank or unknown)."""
+        flank = np.array([{Flank.LEFT: 1, Flank.RIGHT: 2}.get(self._flank.get(int(i)), 0) for i in self._ids], np.int8)
+        self._allowed_rows = {Flank.LEFT: flank != 2, Flank.RIGHT: flank != 1}
+        self._allowed = {side: self._ids[rows] for side, rows in self._allowed_rows.items()}
+
+    def _count_answers(self) -> None:
+        decisions = self.graph.decisions()
+        self._answers = Counter(decision.a_id for decision in decisions)
+        self._matched = {decision.a_id for decision in decisions if decision.kind == DecisionKind.MATCH}
+
+    def _static_bounds(self) -> dict[int, float]:
+        """Each anchor's best cosine to an animal in another photo, decisions and flanks ignored: an upper
+        bound on its priority that stays valid whatever is decided. One pass of blocked matrix products:
+        about 2 s for 10,000 animals of 512-d on two cores (quadratic: past ~50,000 this wants an approximate pass)."""
+        same_photo = [[self._row[other] for other in self._photo[self._image_of[int(animal)]] if other in self._row] for animal in self._ids]
+        bounds = {}
+        for start in range(0, len(self._ids), BOUND_BATCH):
+            similarity = self._vectors[start:start + BOUND_BATCH] @ self._vectors.T
+            for offset, rows in enumerate(same_photo[start:start + BOUND_BATCH]):
+                similarity[offset, rows] = -np.inf  # the anchor itself and the other animals of its photo
+            best = similarity.max(axis=1) if similarity.shape[1] else np.full(len(similarity), -np.inf)
+            bounds.update(zip(self._ids[start:start + BOUND_BATCH].tolist(), best.tolist(), strict=True))
+        return {anchor: (bound if np.isfinite(bound) else NO_CANDIDATE) for anchor, bound in bounds.items()}
+
+    # --- candidates ----------------------------------------------------------------------------------
+
+    def excluded(self, anchor_id: int) -> set[int]:
+        """Every animal never to propose for the anchor (its photo, its individual, blocked and decided animals)."""
+        with self._lock:
+            return self.graph.excluded_for(anchor_id) | self._photo.get(self._image_of.get(anchor_id), set())
+
+    def _search(self, anchor: int, n: int) -> list[Candidate]:
+        """The anchor's ``n`` most similar allowed animals, best first (exact cosines)."""
+        flank = self._flank.get(anchor)
+        filtered = self.same_flank and flank is not None
+        excluded = self.excluded(anchor)
+        if not self.index.is_exact:  # past the index's exact limit: its approximate search, filters applied inside
+            return self.index.search(self._vectors[self._row[anchor]], k=n, exclude=excluded,
+                                     allowed=self._allowed[flank] if filtered else None)[0]
+        # Exact: one matrix-vector product over the vectors in memory, filters as a mask. Faster than the index's
+        # filtered search for one query (no per-vector selector calls), and the same cosines.
+        scores = self._vectors @ self._vectors[self._row[anchor]]
+        if filtered:
+            scores[~self._allowed_rows[flank]] = -np.inf
+        rows = [self._row[i] for i in excluded if i in self._row]
+        scores[rows] = -np.inf
+        n = min(n, len(scores))
+        if n <= 0:
+            return []
+        top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+        top = top[np.lexsort((self._ids[top], -scores[top]))]  # best first, smaller id on ties
+        return [Candidate(int(self._ids[i]), float(scores[i])) for i in top if scores[i] > -np.inf]
+
+    def _priority(self, anchor: int) -> float:
+        hits = self._search(anchor, 1)
+        return hits[0].score if hits else NO_CANDIDATE
+
+    @property
+    def current_anchor(self) -> int | None:
+        """The anchor under review: the next proposal stays on it while it is unfinished."""
+        return self._current
+
+    def finished(self, anchor_id: int) -> bool:
+        """Whether the reviewer found the anchor's match or answered ``k`` questions about it."""
+        return anchor_id in self._matched or self._answers[anchor_id] >= self.k
+
+    def _check_embedded(self, animal_id: int) -> None:
+        if animal_id not in self._row:
+            what = "is not a detected animal" if animal_id not in self._records else f"has no embedding from model {self.model.model_id}"
+            raise ValueError(f"animal {animal_id} {what}: see `pelage animals PROJECT`, run `pelage identify PROJECT`")
+
+    def next_proposal(self, anchor_id: int | None = None) -> Proposal | None:
+        """The given anchor, else the current one while it is unfinished, else the next in the queue; with
+        its best ``k`` candidates. None when nothing is left to review."""
+        with self._lock:
+            if anchor_id is not None:
+                self._check_embedded(anchor_id)
+                self._current = anchor_id
+                return self._proposal(anchor_id)
+            current = self._current
+            if current is not None and current not in self._skipped and not self.finished(current):
+                proposal = self._proposal(current)
+                if proposal.candidates:
+                    return proposal
+            skipped = set(self._skipped)
+            anchor = self.queue.best(self._priority, lambda a: not self.finished(a) and a not in skipped)
+            while anchor is None and self._skipped:
+                candidate = self._skipped.pop(0)
+                self.queue.reset([candidate])  # back in the queue, so it is not lost if it is left unfinished
+                if not self.finished(candidate) and self._priority(candidate) != NO_CANDIDATE:
+                    anchor = candidate
+            self._current = anchor
+            return self._proposal(anchor) if anchor is not None else None
+
+    def _proposal(self, anchor: int) -> Proposal:
+        hits = [hit for hit in self._search(anchor, self.shortlist) if hit.id in self._records]
+        scored = self.scorer.score(anchor, ((hit.id, hit.score) for hit in hits))[:self.k]
+        candidates = tuple(CandidateView(i, score, cosine, inliers, verified, self._records[i], self._flank.get(i))
+                           for i, score, cosine, inliers, verified in scored)
+        self._prefetch(anchor)
+        return Proposal(self._records[anchor], self._flank.get(anchor), candidates)
+
+    def _prefetch(self, anchor: int) -> None:
+        """Verify in the background what is probably shown next: the candidates that slide in after an
+        answer, and the next anchor's shortlist."""
+        if not self.scorer.has_crop(anchor):
+            return
+        pairs = [(anchor, hit.id) for hit in self._search(anchor, self.shortlist + self.k)[self.shortlist:]]
+        upcoming = self.queue.peek()
+        if upcoming is not None and upcoming != anchor and upcoming in self._row:
+            pairs += [(upcoming, hit.id) for hit in self._search(upcoming, self.shortlist)]
+        self.scorer.prefetch(pairs)
+
+    # --- decisions -----------------------------------------------------------------------------------
+
+    def decide(self, anchor_id: int, candidate_id: int, kind: DecisionKind | str) -> ActiveDecision:
+        """Record an answer on (anchor, candidate); it is in the store when this returns."""
+        with self._lock:
+            earlier = self.graph.decision(anchor_id, candidate_id)
+            decision = actions.decide(self.project, anchor_id, candidate_id, kind, self.author)
+            if earlier is not None:  # a changed answer can un-block pairs: re-derive what it touches
+                self._changed([(anchor_id, candidate_id)])
+            else:  # a new answer only ever removes candidates: the queue's bounds stay valid
+                self.graph.add(decision)
+                self._answers[decision.a_id] += 1
+                if decision.kind == DecisionKind.MATCH:
+                    self._matched.add(decision.a_id)
+            self._current = anchor_id
+            return decision
+
+    def undo(self) -> ActiveDecision | None:
+        """Undo the newest decision in force; its anchor becomes the current one again."""
+        with self._lock:
+            undone = actions.undo(self.project, self.author)
+            if undone is not None:
+                self._changed([(undone.a_id, undone.b_id)])
+                self._current = undone.a_id
+                self._unskip(undone.a_id)
+            return undone
+
+    def redo(self) -> ActiveDecision | None:
+        with self._lock:
+            again = actions.redo(self.project, self.author)
+            if again is not None:
+                self._changed([(again.a_id, again.b_id)])
+                self._current = again.a_id
+            return again
+
+    def skip(self, anchor_id: int) -> None:
+        """Put an anchor at the back of the queue, for this session only (the store keeps no trace)."""
+        with self._lock:
+            self._unskip(anchor_id)
+            self._skipped.append(anchor_id)
+            if self._current == anchor_id:
+                self._current = None
+
+    def _unskip(self, anchor_id: int) -> None:
+        if anchor_id in self._skipped:
+            self._skipped.remove(anchor_id)
+
+    def set_flank(self, animal_id: int, flank: Flank | str | None) -> Flank | None:
+        with self._lock:
+            flank = actions.set_flank(self.project, animal_id, flank)
+            self._flank[animal_id] = flank
+            self._flank_sets()
+            self.queue.reset([animal_id])
+            if animal_id in self._row:  # it may now be a candidate for anchors of the other flank
+                cosine = self._vectors @ self._vectors[self._row[animal_id]]
+                self.queue.raise_bounds({anchor: score for anchor, score in zip(self._ids.tolist(), cosine.tolist(), strict=True)
+                                         if anchor != animal_id})
+            return flank
+
+    def conflicts(self) -> list[Conflict]:
+        with self._lock:
+            return self.graph.conflicts()
+
+    def resolve_conflict(self, conflict: Conflict, same: bool) -> None:
+        """``same``: the two are one animal after all, the rejection is withdrawn; otherwise the matches that
+        join them are retracted (a split), and the rejection stands."""
+        with self._lock:
+            if same:
+                actions.retract_decision(self.project, conflict.decision_id, self.author)
+                self._changed([(conflict.a_id, conflict.b_id)])
+            else:
+                self.split(conflict.a_id, conflict.b_id, reject=False)
+
+    def merge(self, a_id: int, b_id: int) -> list[int]:
+        """One individual from the two animals' individuals; returns the rejections between them it retracted."""
+        with self._lock:
+            before = self.graph
+            retracted = actions.merge(self.project, a_id, b_id, self.author)
+            pairs = [(a_id, b_id)] + [(d.a_id, d.b_id) for d in before.decisions() if d.id in set(retracted)]
+            self._changed(pairs)
+            return retracted
+
+    def split(self, a_id: int, b_id: int, reject: bool = True) -> list[tuple[int, int]]:
+        """Retract the fewest confirmed matches that join the two animals (and, with ``reject``, reject the pair)."""
+        with self._lock:
+            cut = actions.split(self.project, a_id, b_id, reject, self.author)
+            self._changed([*cut, (a_id, b_id)])
+            return cut
+
+    def _changed(self, pairs: Iterable[tuple[int, int]]) -> None:
+        """Bring the graph up to date after a change on these pairs that may add candidates (an undo, a changed
+        answer, a merge or a split), and re-queue every anchor whose candidates could have grown: the members of
+        the individuals the pairs touch, before and after, and of individuals with rejections against those."""
+        pairs = list(pairs)
+        touched = {member for a, b in pairs for member in self.graph.component(a) | self.graph.component(b)}
+        with self.project.sessions() as session:
+            for a, b in pairs:
+                self.graph.remove_pair(a, b)
+                now = actions.pair_decision(session, a, b)  # an older answer on the pair may be in force again
+                if now is not None:
+                    self.graph.add(now)
+        touched |= {member for a, b in pairs for member in self.graph.component(a) | self.graph.component(b)}
+        self._count_answers()
+        affected = set(touched)
+        for decision in self.graph.decisions():
+            if decision.kind == DecisionKind.NONMATCH:
+                if decision.b_id in touched:
+                    affected |= self.graph.component(decision.a_id)
+                if decision.a_id in touched:
+                    affected |= self.graph.component(decision.b_id)
+        self.queue.reset(affected)
+
+    def refresh(self) -> None:
+        """Re-read everything from the store: new embeddings, other reviewers' decisions, new flanks."""
+        with self._lock:
+            self._load()
+
+    # --- individuals and records ---------------------------------------------------------------------
+
+    def individuals(self, min_members: int = 2) -> list[IndividualSummary]:
+        """Individuals with at least ``min_members`` photos, with when and where they were seen."""
+        with self._lock, self.project.sessions() as session:
+            return summarise_individuals(session, min_members, self._records, self.graph)
+
+    def rename(self, member_id: int, name: str) -> None:
+        """Name the individual that ``member_id`` belongs to."""
+        with self._lock, transaction(self.project.sessions) as session:
+            rename_individual(session, member_id, name)
+
+    def gallery(self, animal_id: int) -> list[AnimalRecord]:
+        """The photos of the animal's individual, oldest first (undated last)."""
+        with self._lock:
+            members = self.graph.component(animal_id)
+            records = [self._records[i] for i in members if i in self._records]
+        return sorted(records, key=lambda record: (record.time is None, record.time or datetime.min, record.id))
+
+    def links(self, animal_id: int) -> list[tuple[int, int]]:
+        """The confirmed matches inside the animal's individual, as sorted pairs (what a split can cut)."""
+        with self._lock:
+            members = self.graph.component(animal_id)
+            return sorted(tuple(sorted(edge)) for edge in self.graph.matches.subgraph(members).edges)
+
+    def match_path(self, a_id: int, b_id: int) -> list[int]:
+        """The chain of confirmed matches joining two animals (to show why a conflict's pair is one individual);
+        empty when they are not in one individual."""
+        with self._lock:
+            if a_id == b_id or b_id not in self.graph.component(a_id):
+                return [a_id] if a_id == b_id else []
+            return nx.shortest_path(self.graph.matches, a_id, b_id)
+
+    def record(self, animal_id: int) -> AnimalRecord:
+        return self._records[animal_id]
+
+    def flank(self, animal_id: int) -> Flank | None:
+        return self._flank.get(animal_id)
+
+    def crop_path(self, animal_id: int) -> Path | None:
+        """The cached crop of the animal (background removed where the import could), if any."""
+        crop = self.scorer.crops.get(animal_id, (None, None))[0]
+        return self.project.artefacts / crop if crop else None
+
+    def image_path(self, animal_id: int) -> Path:
+        """The original photo, for full-resolution zoom."""
+        record = self._records[animal_id]
+        return Path(self._survey_roots[record.survey]) / record.image
+
+    def progress(self) -> ReviewProgress:
+        with self._lock:
+            return ReviewProgress(sum(1 for animal in self._row if self.finished(animal)), len(self._row))
+
+    def close(self) -> None:
+        if self.scorer is not None:
+            self.scorer.close()
+
+    def __enter__(self) -> ReviewSession:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

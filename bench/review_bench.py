@@ -1,0 +1,143 @@
+"""Review latency: from a decision to the next anchor and its candidates, on a project of 10,000 embedded animals.
+
+A real project store (SQLite in a temporary folder) holds synthetic animals: one random centre per individual,
+each photo the centre plus noise, 512-d like the bundled model, flanks known for half of them, some photos with
+two animals, and a history of earlier decisions (matches inside individuals, rejections between them). A
+simulated reviewer then answers each proposal truthfully (match / not a match) and every 25th answer is undone.
+Timed per step: the decision (committed to the store), the next proposal, and their sum, which is what the
+reviewer waits for; plus the session start and a cold ``pelage propose``-like start. There are no crops, so
+scores are the embedding cosine through the calibration (pattern verification needs crops and is cached and
+prefetched separately). Acceptance: decision → next proposal under 100 ms (median and p95 reported).
+
+    python bench/review_bench.py [--animals 10000] [--dim 512] [--steps 300] [--history 2000] [--db URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import insert
+
+from _common import REPO_ROOT, print_json
+
+sys.path.insert(0, str(REPO_ROOT))  # the synthetic project builder is shared with the tests
+
+from pelage.review.session import ReviewSession  # noqa: E402
+from pelage.store import transaction  # noqa: E402
+from pelage.store.schema import Decision, DecisionKind  # noqa: E402
+from tests.review_synthetic import build_synthetic_project  # noqa: E402
+
+BUDGET_MS = 100.0
+
+
+def add_history(synthetic, decisions: int, rng: np.random.Generator) -> None:
+    """Earlier decisions: half matches between photos of one individual, half rejections between two."""
+    by_identity: dict[int, list[int]] = {}
+    for animal, who in synthetic.identity.items():
+        by_identity.setdefault(who, []).append(animal)
+    ids = synthetic.animal_ids
+    rows = []
+    while len(rows) < decisions:
+        a = ids[rng.integers(len(ids))]
+        mates = [b for b in by_identity[synthetic.identity[a]] if b != a]
+        if mates and rng.random() < 0.5:
+            rows.append({"a_id": a, "b_id": mates[rng.integers(len(mates))], "kind": DecisionKind.MATCH})
+        else:
+            b = ids[rng.integers(len(ids))]
+            if synthetic.identity[b] != synthetic.identity[a]:
+                rows.append({"a_id": a, "b_id": b, "kind": DecisionKind.NONMATCH})
+    with transaction(synthetic.project.sessions) as session:
+        session.execute(insert(Decision), rows)
+
+
+def summary(times_s: list[float]) -> dict:
+    ms = 1000 * np.asarray(times_s)
+    return {"median_ms": round(float(np.median(ms)), 2), "p95_ms": round(float(np.percentile(ms, 95)), 2), "max_ms": round(float(ms.max()), 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--animals", type=int, default=10_000)
+    parser.add_argument("--dim", type=int, default=512)
+    parser.add_argument("--steps", type=int, default=300, help="decisions timed")
+    parser.add_argument("--history", type=int, default=2_000, help="decisions already in the store")
+    parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--db", default=None, help="SQLAlchemy URL of an empty server database (default: SQLite in a temporary folder)")
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+
+    with tempfile.TemporaryDirectory(prefix="pelage-review-bench-") as scratch:
+        started = time.perf_counter()
+        synthetic = build_synthetic_project(Path(scratch) / "project", args.animals, dim=args.dim, per_individual=5, noise=2.5,
+                                            seed=args.seed, database_url=args.db)
+        add_history(synthetic, args.history, rng)
+        build_s = time.perf_counter() - started
+        project = synthetic.project
+
+        started = time.perf_counter()
+        session = ReviewSession(project, synthetic.model_id, k=args.k)
+        start_s = time.perf_counter() - started
+        started = time.perf_counter()
+        proposal = session.next_proposal()
+        first_s = time.perf_counter() - started
+
+        decide_t, propose_t, total_t, undo_t, matches = [], [], [], [], 0
+        for step in range(args.steps):
+            if proposal is None:
+                break
+            if step and step % 25 == 0:
+                started = time.perf_counter()
+                session.undo()
+                proposal = session.next_proposal()
+                undo_t.append(time.perf_counter() - started)
+                continue
+            candidate = proposal.candidates[0]
+            same = synthetic.identity[candidate.id] == synthetic.identity[proposal.anchor.id]
+            matches += same
+            started = time.perf_counter()
+            session.decide(proposal.anchor.id, candidate.id, "match" if same else "nonmatch")
+            decided = time.perf_counter()
+            proposal = session.next_proposal()
+            done = time.perf_counter()
+            decide_t.append(decided - started)
+            propose_t.append(done - decided)
+            total_t.append(done - started)
+        progress = session.progress()
+        session.close()
+
+        started = time.perf_counter()
+        with ReviewSession(project, synthetic.model_id, k=args.k) as cold:
+            cold.next_proposal()
+        cold_s = time.perf_counter() - started
+        project.close()
+
+    total = summary(total_t)
+    result = {
+        "animals": args.animals, "dim": args.dim, "history_decisions": args.history, "timed_decisions": len(total_t), "k": args.k,
+        "build_s": round(build_s, 2), "session_start_s": round(start_s, 2), "first_proposal_ms": round(1000 * first_s, 2),
+        "cold_propose_s": round(cold_s, 2), "decide": summary(decide_t), "next_proposal": summary(propose_t),
+        "decision_to_next_proposal": total, "undo_to_next_proposal": summary(undo_t) if undo_t else None,
+        "matches_found": int(matches), "anchors_finished": progress.finished, "budget_ms": BUDGET_MS,
+        "within_budget": bool(total["p95_ms"] < BUDGET_MS),
+        "database": "sqlite" if args.db is None else args.db.split(":", 1)[0],
+    }
+    print(f"Review latency on {args.animals:,} embedded animals ({args.dim}-d), {args.history:,} earlier decisions, {result['database']}")
+    print(f"  project built in {build_s:.1f} s; session start {start_s:.2f} s; first proposal {1000 * first_s:.1f} ms; "
+          f"cold start + proposal {cold_s:.2f} s")
+    for label, key in (("decision (committed)", "decide"), ("next proposal", "next_proposal"),
+                       ("decision -> next shown", "decision_to_next_proposal"), ("undo -> next shown", "undo_to_next_proposal")):
+        figures = result[key]
+        if figures:
+            print(f"  {label:<24} median {figures['median_ms']:7.2f} ms   p95 {figures['p95_ms']:7.2f} ms   max {figures['max_ms']:7.2f} ms")
+    print(f"  {len(total_t)} decisions ({matches} matches); budget {BUDGET_MS:.0f} ms at p95: {'met' if result['within_budget'] else 'MISSED'}")
+    print_json("review_bench", result)
+
+
+if __name__ == "__main__":
+    main()
