@@ -1,0 +1,332 @@
+"""The individuals panel: every individual with its photo count, first and last sighting and stations;
+rename, merge two individuals, split one (remove a wrong link), and a gallery of each one's photos."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QImage, QKeySequence, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pelage.ui.images import ViewMode, animal_files, load_view
+from pelage.ui.workers import JobQueue
+
+if TYPE_CHECKING:
+    from pelage.review.session import ReviewSession
+    from pelage.review.summary import IndividualSummary
+    from pelage.store.queries import AnimalRecord
+
+THUMBNAIL = 160
+COLUMNS = ("Name", "Photos", "First seen", "Last seen", "Stations")
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+class IndividualsModel(QAbstractTableModel):
+    rename_requested = Signal(int, str)  # member id, new name
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.rows: list[IndividualSummary] = []
+
+    def set_rows(self, rows: list[IndividualSummary]) -> None:
+        self.beginResetModel()
+        self.rows = list(rows)
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            return (row.name, row.count, _when(row.first_seen), _when(row.last_seen), ", ".join(row.stations) or "—")[index.column()]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{row.name}: photos {', '.join(f'#{m}' for m in row.members)}; stations {', '.join(row.stations) or 'unknown'}"
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == 1:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def flags(self, index):
+        flags = super().flags(index)
+        return flags | Qt.ItemFlag.ItemIsEditable if index.column() == 0 else flags
+
+    def setData(self, index, value, role=Qt.ItemDataRole.EditRole) -> bool:
+        name = str(value).strip()
+        if role != Qt.ItemDataRole.EditRole or index.column() != 0 or not name or name == self.rows[index.row()].name:
+            return False
+        self.rename_requested.emit(self.rows[index.row()].id, name)
+        return False  # the row changes when the store says so (the refresh after the rename)
+
+
+@dataclass
+class GalleryData:
+    records: list[AnimalRecord]
+    thumbnails: dict[int, QImage | None]
+    links: list[tuple[int, int]]  # confirmed matches inside the individual
+
+
+def fetch_gallery(session: ReviewSession, animal_id: int) -> GalleryData:
+    records = session.gallery(animal_id)
+    ids = [record.id for record in records]
+    files = animal_files(session.project, ids)
+    thumbnails = {}
+    for i in ids:
+        image = load_view(files[i], ViewMode.PHOTO) if i in files else None
+        thumbnails[i] = image.scaled(THUMBNAIL, THUMBNAIL, Qt.AspectRatioMode.KeepAspectRatio,
+                                     Qt.TransformationMode.SmoothTransformation) if image is not None else None
+    members = set(ids)
+    links = sorted(tuple(sorted(edge)) for edge in session.graph.matches.subgraph(members).edges)
+    return GalleryData(records, thumbnails, links)
+
+
+class IndividualsView(QWidget):
+    decisions_changed = Signal()
+    status_message = Signal(str)
+
+    def __init__(self, queue: JobQueue, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.queue = queue
+        self.session: ReviewSession | None = None
+        self.model = IndividualsModel(self)
+        self.model.rename_requested.connect(self.rename)
+        self.table = QTableView()
+        self.table.setObjectName("individualsTable")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)  # stations: the rest, full list in the tooltip
+        self.table.verticalHeader().hide()
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.singletons = QCheckBox("Show animals seen once")
+        self.singletons.toggled.connect(self.refresh)
+        self.count_label = QLabel("")
+
+        self.rename_button = QPushButton("Rename  [F2]")
+        self.merge_button = QPushButton("Merge selected  [Ctrl+M]")
+        self.rename_button.clicked.connect(self.rename_selected)
+        self.merge_button.clicked.connect(self.merge_selected)
+        self.rename_button.setToolTip("Give the selected individual a name (or double-click its name)")
+        self.merge_button.setToolTip("Make the two selected individuals one (a confirmed match between them)")
+        merge_action = QAction("Merge", self)
+        merge_action.setShortcut(QKeySequence("Ctrl+M"))
+        merge_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        merge_action.triggered.connect(self.merge_selected)
+        self.addAction(merge_action)
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        top = QHBoxLayout()
+        top.addWidget(self.count_label, 1)
+        top.addWidget(self.singletons)
+        left_layout.addLayout(top)
+        left_layout.addWidget(self.table, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.rename_button)
+        row.addWidget(self.merge_button)
+        left_layout.addLayout(row)
+
+        self.gallery_title = QLabel("Select an individual to see its photos.")
+        self.gallery_title.setObjectName("galleryTitle")
+        self.gallery = QListWidget()
+        self.gallery.setObjectName("gallery")
+        self.gallery.setViewMode(QListView.ViewMode.IconMode)
+        self.gallery.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
+        self.gallery.setResizeMode(QListView.ResizeMode.Adjust)
+        self.gallery.setMovement(QListView.Movement.Static)
+        self.gallery.setSpacing(6)
+        self.gallery.setWordWrap(True)
+        self.gallery.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.links = QListWidget()
+        self.links.setObjectName("links")
+        self.links.setMaximumHeight(120)
+        self.split_button = QPushButton("Split the two selected photos apart")
+        self.split_button.setToolTip("Retract the fewest confirmed matches that join them and mark them 'not a match'")
+        self.split_button.clicked.connect(self.split_selected_photos)
+        self.unlink_button = QPushButton("Remove the selected link")
+        self.unlink_button.setToolTip("A wrong confirmed match: take it back (the pair is marked 'not a match')")
+        self.unlink_button.clicked.connect(self.remove_selected_link)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.addWidget(self.gallery_title)
+        right_layout.addWidget(self.gallery, 1)
+        right_layout.addWidget(QLabel("Confirmed matches inside this individual:"))
+        right_layout.addWidget(self.links)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.split_button)
+        buttons.addWidget(self.unlink_button)
+        right_layout.addLayout(buttons)
+
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([700, 700])
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+        self.current_individual: int | None = None
+
+    # -- data ------------------------------------------------------------------------------------
+    def set_session(self, session: ReviewSession | None) -> None:
+        self.session = session
+        self.model.set_rows([])
+        self.gallery.clear()
+        self.links.clear()
+        if session is not None:
+            self.refresh()
+
+    def _submit(self, function: Callable[[ReviewSession], object], on_done: Callable[[object], None] | None, label: str) -> None:
+        session = self.session
+        if session is None:
+            self.status_message.emit("Open a project with identified animals first.")
+            return
+        self.queue.submit(lambda: function(session), on_done, self._failed, label)
+
+    def _failed(self, message: str) -> None:
+        self.status_message.emit(f"Error: {message}")
+        QMessageBox.warning(self, "Pelage", message)
+
+    def refresh(self) -> None:
+        minimum = 1 if self.singletons.isChecked() else 2
+        self._submit(lambda session: session.individuals(min_members=minimum), self._show_rows, "Listing individuals…")
+
+    def _show_rows(self, rows: list[IndividualSummary]) -> None:
+        keep = self.current_individual
+        self.model.set_rows(rows)
+        several = sum(1 for row in rows if row.count >= 2)
+        self.count_label.setText(f"{len(rows)} individuals" + ("" if not self.singletons.isChecked() else f" ({several} seen more than once)"))
+        if keep is not None:
+            for index, row in enumerate(rows):
+                if keep in row.members:
+                    self.table.selectRow(index)
+                    self._show_gallery(row.id)
+                    return
+        self.gallery.clear()
+        self.links.clear()
+        self.gallery_title.setText("Select an individual to see its photos.")
+        self.current_individual = None
+
+    def selected_rows(self) -> list[IndividualSummary]:
+        return [self.model.rows[index.row()] for index in self.table.selectionModel().selectedRows()]
+
+    def _selection_changed(self) -> None:
+        rows = self.selected_rows()
+        if len(rows) == 1:
+            self._show_gallery(rows[0].id)
+
+    def _show_gallery(self, animal_id: int) -> None:
+        self.current_individual = animal_id
+        self._submit(lambda session: fetch_gallery(session, animal_id), self._fill_gallery, "Loading photos…")
+
+    def _fill_gallery(self, data: GalleryData) -> None:
+        self.gallery.clear()
+        self.links.clear()
+        row = next((row for row in self.model.rows if data.records and data.records[0].id in row.members), None)
+        self.gallery_title.setText(f"<b>{row.name if row else ''}</b>: {len(data.records)} photos, oldest first")
+        for record in data.records:
+            when = record.time.strftime("%Y-%m-%d %H:%M") if record.time else "time unknown"
+            item = QListWidgetItem(f"#{record.id}\n{record.station or '?'} {record.camera or ''}\n{when}")
+            image = data.thumbnails.get(record.id)
+            if image is not None:
+                item.setIcon(QPixmap.fromImage(image))
+            item.setData(Qt.ItemDataRole.UserRole, record.id)
+            item.setToolTip(record.image)
+            self.gallery.addItem(item)
+        for a, b in data.links:
+            item = QListWidgetItem(f"#{a} ↔ #{b}")
+            item.setData(Qt.ItemDataRole.UserRole, (a, b))
+            self.links.addItem(item)
+
+    # -- actions ---------------------------------------------------------------------------------
+    def _changed(self, message: str) -> Callable[[object], None]:
+        def done(_result) -> None:
+            self.status_message.emit(message)
+            self.decisions_changed.emit()
+            self.refresh()
+
+        return done
+
+    def rename(self, member_id: int, name: str) -> None:
+        self._submit(lambda session: session.rename(member_id, name), self._changed(f"Renamed to “{name}”."), "Renaming…")
+
+    def rename_selected(self) -> None:
+        rows = self.selected_rows()
+        if len(rows) != 1:
+            self.status_message.emit("Select one individual to rename.")
+            return
+        name, ok = QInputDialog.getText(self, "Rename individual", "Name:", text=rows[0].name)
+        if ok and name.strip():
+            self.rename(rows[0].id, name.strip())
+
+    def merge_selected(self) -> None:
+        rows = self.selected_rows()
+        if len(rows) != 2:
+            self.status_message.emit("Select exactly two individuals to merge (Ctrl+click the second).")
+            return
+        self.merge(rows[0].id, rows[1].id)
+
+    def merge(self, a_id: int, b_id: int) -> None:
+        self.current_individual = a_id
+        self._submit(lambda session: session.merge(a_id, b_id), self._changed(f"Merged the individuals of #{a_id} and #{b_id}."), "Merging…")
+
+    def split(self, a_id: int, b_id: int) -> None:
+        def done(cut) -> None:
+            links = ", ".join(f"#{u}–#{v}" for u, v in cut)
+            self._changed(f"Split #{a_id} from #{b_id}: removed the link(s) {links}.")(cut)
+
+        self._submit(lambda session: session.split(a_id, b_id), done, "Splitting…")
+
+    def split_selected_photos(self) -> None:
+        ids = [item.data(Qt.ItemDataRole.UserRole) for item in self.gallery.selectedItems()]
+        if len(ids) != 2:
+            self.status_message.emit("Select exactly two photos in the gallery to split apart (Ctrl+click the second).")
+            return
+        self.split(*ids)
+
+    def remove_selected_link(self) -> None:
+        items = self.links.selectedItems()
+        if len(items) != 1:
+            self.status_message.emit("Select one link to remove.")
+            return
+        self.split(*items[0].data(Qt.ItemDataRole.UserRole))
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_F2:
+            self.rename_selected()
+            return
+        super().keyPressEvent(event)

@@ -1,0 +1,482 @@
+"""The main window: open or create a project, import a season, identify its animals, review, individuals.
+
+The window owns three things that outlive a tab: the project, the review worker (a
+:class:`~pelage.ui.workers.JobQueue` that owns the :class:`~pelage.review.session.ReviewSession`) and at most
+one long task (identification) shown in the status bar with its progress and a cancel button.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pelage.store import Project, ProjectError, SchemaError, open_project
+from pelage.ui.conflicts_view import ConflictsView
+from pelage.ui.import_dialog import ImportDialog
+from pelage.ui.individuals_view import IndividualsView
+from pelage.ui.overlays import FullResolutionDialog, HelpOverlay
+from pelage.ui.resources import icon_path
+from pelage.ui.review_view import ReviewView
+from pelage.ui.settings import AppSettings, default_store, load_settings, save_settings
+from pelage.ui.settings_dialog import SettingsDialog
+from pelage.ui.tasks import ImportOutcome, embed_task
+from pelage.ui.workers import JobQueue, Progress, TaskRunner
+
+if TYPE_CHECKING:
+    from pelage.review.session import ReviewSession
+
+APP_TITLE = "Pelage"
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def open_session(project: Project, settings: AppSettings) -> ReviewSession:
+    """A review session for ``project`` (runs on the review worker: it reads every vector once)."""
+    from pelage.review.session import ReviewSession
+
+    return ReviewSession(project, model=settings.model or None, same_flank=settings.same_flank_only)
+
+
+def count_unembedded(project: Project, settings: AppSettings) -> int:
+    """Animals that the review model has not embedded yet (0 also when no model is resolvable)."""
+    from sqlalchemy import func, select
+
+    from pelage.review.model import ReviewModelError, resolve_review_model
+    from pelage.store.schema import Detection, Embedding
+
+    try:
+        model_id = resolve_review_model(project, settings.model or None).model_id
+    except ReviewModelError:
+        model_id = None
+    with project.sessions() as session:
+        animals = select(Detection.id).where(Detection.label == "animal", Detection.crop_path.is_not(None))
+        if model_id is None:
+            return int(session.scalar(select(func.count()).select_from(animals.subquery())) or 0)
+        done = select(Embedding.detection_id).where(Embedding.model_id == model_id)
+        return int(session.scalar(select(func.count()).select_from(animals.where(Detection.id.not_in(done)).subquery())) or 0)
+
+
+class MainWindow(QMainWindow):
+    session_ready = Signal(object)  # ReviewSession | None, after a project was (re)loaded
+    task_finished = Signal(str, object)  # task name, result (None after a failure)
+
+    def __init__(self, settings_store: QSettings | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(APP_TITLE)
+        icon = icon_path()
+        if icon is not None:
+            self.setWindowIcon(QIcon(str(icon)))
+        self.resize(1440, 900)
+        self.settings_store = settings_store or default_store()
+        self.settings = load_settings(self.settings_store)
+        self.project: Project | None = None
+        self.session: ReviewSession | None = None
+        self.task: TaskRunner | None = None
+        self.task_name = ""
+        self.queue = self._wire_queue(JobQueue(self))
+
+        self.review = ReviewView(self.queue)
+        self.individuals = IndividualsView(self.queue)
+        self.conflicts = ConflictsView(self.queue)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("mainTabs")
+        self.tabs.addTab(self.review, "Review")
+        self.tabs.addTab(self.individuals, "Individuals")
+        self.tabs.addTab(self.conflicts, "Conflicts")
+        self.training_tab: QWidget | None = None
+        self.training_panel: QWidget | None = None
+        if _module_exists("pelage.ui.training_panel"):
+            self.training_tab = QWidget()
+            QVBoxLayout(self.training_tab)
+            self.tabs.addTab(self.training_tab, "Training")
+        self.tabs.currentChanged.connect(self._tab_changed)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.tabs)
+        self.setCentralWidget(central)
+        self.help_overlay = HelpOverlay(central)
+        self.full_resolution: FullResolutionDialog | None = None
+
+        for view in (self.review, self.individuals, self.conflicts):
+            view.status_message.connect(self.show_status)
+        self.review.decisions_changed.connect(self.conflicts.refresh)
+        self.review.help_requested.connect(self.help_overlay.toggle)
+        self.review.full_resolution_requested.connect(self.show_full_resolution)
+        self.individuals.decisions_changed.connect(self.conflicts.refresh)
+        self.conflicts.decisions_changed.connect(self.individuals.refresh)
+        self.conflicts.count_changed.connect(self._conflict_count)
+
+        self._build_status_bar()
+        self._build_menus()
+        self._update_title()
+
+    # -- chrome ----------------------------------------------------------------------------------
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.busy_label = QLabel("")
+        self.busy_label.setObjectName("busyLabel")
+        self.task_label = QLabel("")
+        self.task_progress = QProgressBar()
+        self.task_progress.setMaximumWidth(240)
+        self.task_cancel = QPushButton("Cancel")
+        self.task_cancel.clicked.connect(self.cancel_task)
+        for widget in (self.busy_label, self.task_label, self.task_progress, self.task_cancel):
+            bar.addPermanentWidget(widget)
+        for widget in (self.task_label, self.task_progress, self.task_cancel):
+            widget.hide()
+
+    def _action(self, menu, text: str, slot, shortcut: str | QKeySequence.StandardKey | None = None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        self._action(file_menu, "&New project…", self.new_project_dialog, QKeySequence.StandardKey.New, "Create a project folder")
+        self._action(file_menu, "&Open project…", self.open_project_dialog, QKeySequence.StandardKey.Open, "Open a project folder")
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self._fill_recent()
+        file_menu.addSeparator()
+        self.import_action = self._action(file_menu, "&Import survey…", self.import_dialog, "Ctrl+I",
+                                          "Import a season's folder of camera-trap photos")
+        self.identify_action = self._action(file_menu, "I&dentify animals", self.start_identification, "Ctrl+E",
+                                            "Embed the animals not yet identified, so they can be reviewed")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Settings…", self.settings_dialog, QKeySequence.StandardKey.Preferences, "Detector, thresholds, device")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        review_menu = menus.addMenu("&Review")
+        for name in ("match_selected", "nonmatch", "nonmatch_all", "notcomparable", "skip", "next_anchor", None, "undo", "redo", None,
+                     "flank_left", "flank_right", "flank_unknown", None, "view_photo", "view_masked", "view_edge", "full_resolution"):
+            if name is None:
+                review_menu.addSeparator()
+            else:
+                review_menu.addAction(self.review.actions_by_name[name])  # shows the key beside each entry
+
+        tools = menus.addMenu("&Tools")
+        self.stations_action = self._action(tools, "&Stations…", self.stations_dialog, None, "Station coordinates and operation dates")
+        self.stations_action.setEnabled(_module_exists("pelage.ui.stations_dialog"))
+        self._action(tools, "&Refresh from the store", self.reload_session, "F5", "Re-read the project (after another program changed it)")
+
+        help_menu = menus.addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts", self.help_overlay.toggle, None, "F1 or ? in the review view")
+        self._action(help_menu, "&About Pelage", self._about)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.recent_projects:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _checked=False, p=path: self.open_project_folder(Path(p)))
+        self.recent_menu.setEnabled(bool(self.settings.recent_projects))
+
+    def _about(self) -> None:
+        from pelage import __version__
+
+        QMessageBox.about(self, "About Pelage", f"<b>Pelage {__version__}</b><br>Identify individual patterned animals in "
+                                                "camera-trap photos, offline.")
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.project.root.name} — {APP_TITLE}" if self.project else APP_TITLE)
+        has_project = self.project is not None
+        self.import_action.setEnabled(has_project)
+        self.identify_action.setEnabled(has_project)
+
+    def show_status(self, message: str) -> None:
+        self.statusBar().showMessage(message, 8000)
+
+    def _busy(self, label: str) -> None:
+        self.busy_label.setText(label)
+
+    def _conflict_count(self, count: int) -> None:
+        index = self.tabs.indexOf(self.conflicts)
+        self.tabs.setTabText(index, f"Conflicts ({count})" if count else "Conflicts")
+        self.tabs.tabBar().setTabTextColor(index, Qt.GlobalColor.red if count else self.tabs.tabBar().palette().text().color())
+
+    def _tab_changed(self, index: int) -> None:
+        widget = self.tabs.widget(index)
+        if widget is self.review:
+            self.review.setFocus()
+        elif widget is self.individuals and self.session is not None:
+            self.individuals.refresh()
+        elif widget is self.conflicts and self.session is not None:
+            self.conflicts.refresh()
+        elif widget is self.training_tab and self.training_tab is not None:
+            self._ensure_training_panel()
+
+    # -- project ---------------------------------------------------------------------------------
+    def new_project_dialog(self) -> None:
+        chosen, _ = QFileDialog.getSaveFileName(self, "New project folder", str(Path.home() / "pelage-project"))
+        if chosen:
+            self.open_project_folder(Path(chosen), create=True)
+
+    def open_project_dialog(self) -> None:
+        chosen = QFileDialog.getExistingDirectory(self, "Open a Pelage project", str(Path.home()))
+        if chosen:
+            self.open_project_folder(Path(chosen))
+
+    def open_project_folder(self, root: Path, create: bool = False) -> bool:
+        """Open (or create) a project; on failure the current project stays open and the reason is shown."""
+        try:
+            project = open_project(root, create=create)
+        except (ProjectError, SchemaError, OSError) as exc:
+            QMessageBox.warning(self, "Cannot open the project", str(exc))
+            self.show_status(f"Cannot open {root}: {exc}")
+            return False
+        self.close_project()
+        self.project = project
+        self.settings.remember_project(str(project.root))
+        save_settings(self.settings_store, self.settings)
+        self._fill_recent()
+        self._update_title()
+        self.show_status(f"Opened {project.root}")
+        self.reload_session()
+        if self.training_tab is not None and self.tabs.currentWidget() is self.training_tab:
+            self._ensure_training_panel()
+        return True
+
+    def close_project(self) -> None:
+        self._drop_training_panel()
+        if self.task is not None:
+            self.cancel_task()
+            self.task.wait()
+        self._set_session(None, "")
+        self.queue.stop()  # finish writes in flight before the project's engine goes
+        self.queue = self._wire_queue(JobQueue(self))
+        for view in (self.review, self.individuals, self.conflicts):
+            view.queue = self.queue
+        if self.project is not None:
+            self.project.close()
+            self.project = None
+        self._update_title()
+
+    def _wire_queue(self, queue: JobQueue) -> JobQueue:
+        queue.busy_changed.connect(self._busy)
+        queue.error.connect(lambda message: self.show_status(f"Error: {message}"))
+        return queue
+
+    def reload_session(self) -> None:
+        """(Re)build the review session from the store, on the review worker."""
+        if self.project is None:
+            return
+        project, settings = self.project, self.settings
+        self._set_session(None, "Loading the project…")
+
+        def build():
+            from pelage.review.model import ReviewModelError
+
+            try:
+                return open_session(project, settings)
+            except ReviewModelError as exc:
+                return exc
+
+        self.queue.submit(build, self._session_built, lambda message: self._set_session(None, f"Cannot review: {message}"),
+                          "Loading the project…")
+
+    def _session_built(self, result) -> None:
+        waiting = count_unembedded(self.project, self.settings) if self.project is not None else 0
+        if isinstance(result, Exception):
+            if waiting:
+                self._set_session(None, f"{waiting} animals are not identified yet; identifying them now (see the status bar)…")
+                self.start_identification()
+            else:
+                self._set_session(None, "This project has no animals to review yet: import a survey (File ▸ Import survey…, Ctrl+I); "
+                                        "its animals are identified right after.")
+            return
+        self._set_session(result, "")
+        if waiting:
+            self.show_status(f"{waiting} animals are not identified yet: File ▸ Identify animals (Ctrl+E) adds them to the review.")
+
+    def _set_session(self, session: ReviewSession | None, message: str) -> None:
+        if self.session is not None and session is not self.session:
+            old = self.session
+            self.queue.submit(old.close)
+        self.session = session
+        self.review.set_session(session, message)
+        self.individuals.set_session(session)
+        self.conflicts.set_session(session)
+        self.session_ready.emit(session)
+        if session is not None and self.tabs.currentWidget() is self.review:
+            self.review.setFocus()
+
+    # -- long tasks ------------------------------------------------------------------------------
+    def import_dialog(self, folder: Path | None = None) -> ImportDialog | None:
+        if self.project is None:
+            self.show_status("Open or create a project first (File ▸ New project).")
+            return None
+        dialog = ImportDialog(self.project, self.settings, self, folder)
+        dialog.imported.connect(self._imported)
+        dialog.show()
+        return dialog
+
+    def _imported(self, outcome: ImportOutcome) -> None:
+        self.show_status(outcome.describe())
+        if outcome.imported:
+            self.start_identification()
+
+    def start_identification(self) -> bool:
+        """Embed new animals on a worker, with progress in the status bar; the review reloads after."""
+        if self.project is None or self.task is not None:
+            return False
+        return self.run_task("identify", embed_task(self.project, self.settings), self._identified)
+
+    def run_task(self, name: str, task, on_success) -> bool:
+        self.task_name = name
+        self.task = TaskRunner(task, name, self)
+        self.task.progress.connect(self._task_progress)
+        self.task.succeeded.connect(lambda result: self._task_done(result, on_success))
+        self.task.failed.connect(self._task_failed)
+        self.task_label.setText({"identify": "Identifying animals"}.get(name, name))
+        self.task_progress.setRange(0, 0)
+        for widget in (self.task_label, self.task_progress, self.task_cancel):
+            widget.show()
+        self.task_cancel.setEnabled(True)
+        self.task.start()
+        return True
+
+    def cancel_task(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.task_cancel.setEnabled(False)
+            self.show_status("Cancelling; what is finished is kept.")
+
+    def _task_progress(self, event: Progress) -> None:
+        if event.total:
+            self.task_progress.setRange(0, event.total)
+            self.task_progress.setValue(event.done)
+        if event.text:
+            self.task_label.setText(event.text)
+
+    def _end_task(self) -> None:
+        if self.task is not None:
+            self.task.wait()
+            self.task.deleteLater()
+        self.task = None
+        for widget in (self.task_label, self.task_progress, self.task_cancel):
+            widget.hide()
+
+    def _task_done(self, result, on_success) -> None:
+        name = self.task_name
+        self._end_task()
+        on_success(result)
+        self.task_finished.emit(name, result)
+
+    def _task_failed(self, message: str) -> None:
+        name = self.task_name
+        self._end_task()
+        self.show_status(f"{name.capitalize()} failed: {message}")
+        QMessageBox.warning(self, "Pelage", f"{name.capitalize()} failed: {message}")
+        self.task_finished.emit(name, None)
+
+    def _identified(self, summary) -> None:
+        failed = f", {len(summary.failed)} failed" if summary.failed else ""
+        state = "cancelled" if summary.cancelled else "done"
+        self.show_status(f"Identification {state}: {summary.embedded} animals embedded now, {summary.already} before{failed}.")
+        self.reload_session()
+
+    # -- dialogs ---------------------------------------------------------------------------------
+    def settings_dialog(self) -> None:
+        dialog = SettingsDialog(self.settings, self)
+        if dialog.exec():
+            self.apply_settings(dialog.values())
+
+    def apply_settings(self, settings: AppSettings) -> None:
+        reload = (settings.model, settings.same_flank_only) != (self.settings.model, self.settings.same_flank_only)
+        self.settings = settings
+        save_settings(self.settings_store, settings)
+        self.show_status("Settings saved.")
+        if reload:
+            self.reload_session()
+
+    def stations_dialog(self) -> None:
+        if self.project is None:
+            self.show_status("Open a project first.")
+            return
+        from pelage.ui.stations_dialog import StationsDialog
+
+        StationsDialog(self.project, self).exec()
+
+    def _ensure_training_panel(self) -> None:
+        """Build the training tab's panel (another module, loaded on first visit) for the open project."""
+        layout = self.training_tab.layout()
+        if self.training_panel is not None or self.project is None:
+            return
+        from pelage.ui.training_panel import TrainingPanel
+
+        self.training_panel = TrainingPanel(self.project.root)
+        if hasattr(self.training_panel, "model_adopted"):
+            self.training_panel.model_adopted.connect(lambda _model: self.reload_session())  # re-embedded: review with it
+        layout.addWidget(self.training_panel)
+
+    def _drop_training_panel(self) -> None:
+        panel, self.training_panel = self.training_panel, None
+        if panel is not None:
+            if hasattr(panel, "shutdown"):
+                panel.shutdown()
+            panel.setParent(None)
+            panel.deleteLater()
+
+    def show_full_resolution(self, anchor_id: int, candidate_id: int) -> None:
+        session = self.session
+        if session is None:
+            return
+        ids = [anchor_id] + ([candidate_id] if candidate_id else [])
+
+        def load():
+            from pelage.ui.cards import describe_record
+            from pelage.ui.images import animal_files, load_original
+
+            files = animal_files(session.project, ids)
+            photos = []
+            for i in ids:
+                try:
+                    image = load_original(files[i])
+                except (OSError, ValueError):
+                    image = None
+                title = f"<b>{'Anchor' if i == anchor_id else 'Candidate'}</b> #{i} — {files[i].original.name}"
+                photos.append((i, title, describe_record(session.record(i), session.flank(i)), image, files[i].box))
+            return photos
+
+        def show(photos) -> None:
+            if self.full_resolution is None:
+                self.full_resolution = FullResolutionDialog(self)
+            self.full_resolution.show_photos(photos)
+            self.full_resolution.show()
+            self.full_resolution.raise_()
+
+        self.queue.submit(load, show, lambda message: self.show_status(f"Cannot open the photo: {message}"), "Loading the originals…")
+
+    # -- closing ---------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.close_project()
+        self.queue.stop()
+        save_settings(self.settings_store, self.settings)
+        super().closeEvent(event)

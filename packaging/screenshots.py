@@ -1,0 +1,190 @@
+"""Screenshots of the main views for the README, rendered offscreen (no X server needed).
+
+    python packaging/screenshots.py [--out resources/screenshots] [--project DIR] [--work DIR]
+
+Builds a small real project from the shared leopard crops (``../shared/data/leopards``; 12 photos, about a
+minute on two cores) unless ``--project`` names one to copy, drives the real window into each view and saves
+``widget.grab()`` of it. Offscreen rendering is deterministic; under Xvfb (``xvfb-run python …`` with
+``QT_QPA_PLATFORM=xcb``) the same script works too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # for tests.ui_helpers, which builds the same project the GUI tests use
+
+SIZE = (1440, 900)
+
+
+def wait_until(app, predicate, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        app.processEvents()
+        if predicate():
+            return
+        time.sleep(0.01)
+    raise TimeoutError("the window did not get there in time")
+
+
+def settle(app, window) -> None:
+    wait_until(app, lambda: window.queue.pending == 0)
+    for _ in range(20):  # let layouts and repaints run
+        app.processEvents()
+        time.sleep(0.005)
+
+
+def build_project(work: Path, source: Path | None) -> Path:
+    from pelage.paths import resolve_user_paths
+    from tests.ui_helpers import build_leopard_project, copy_project
+
+    if source is not None:
+        return copy_project(source, work / "project")
+    leopards = Path(os.environ.get("PELAGE_SHARED_DATA", REPO.parent / "shared" / "data")) / "leopards"
+    if not leopards.is_dir():
+        sys.exit(f"{leopards} is not here: pass --project with a project to show")
+    rembg = resolve_user_paths().rembg_home / "u2netp.onnx"
+    if not rembg.is_file():
+        sys.exit(f"{rembg} is missing: run `pelage models install u2netp` first")
+    return build_leopard_project(leopards, work, rembg)
+
+
+def shoot(widget, path: Path) -> None:
+    image = widget.grab()
+    if not image.save(str(path)):
+        raise OSError(f"could not write {path}")
+    print(f"wrote {path} ({image.width()}×{image.height()})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "resources" / "screenshots")
+    parser.add_argument("--project", type=Path, default=None, help="copy this project instead of building one")
+    parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    work = args.work or Path(tempfile.mkdtemp(prefix="pelage-shots-"))
+
+    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtTest import QTest
+
+    from pelage.review.actions import decide
+    from pelage.review.graph import DecisionGraph
+    from pelage.store import open_project
+    from pelage.store.schema import DecisionKind
+    from pelage.ui.app import create_application
+    from pelage.ui.images import ViewMode
+    from pelage.ui.import_dialog import ImportDialog
+    from pelage.ui.main_window import MainWindow
+    from pelage.ui.settings_dialog import SettingsDialog
+    from tests.ui_helpers import leopard_survey
+
+    root = build_project(work, args.project)
+    app = create_application([sys.argv[0]])
+    window = MainWindow(QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat))
+    window.resize(*SIZE)
+    window.show()
+    window.activateWindow()
+    window.windowHandle().requestActivate()
+    assert window.open_project_folder(root)
+    wait_until(app, lambda: window.review.proposal is not None)
+    settle(app, window)
+    review = window.review
+
+    shoot(window, args.out / "review.png")
+    review.set_mode(ViewMode.MASKED)
+    review.zoom(1.6)
+    settle(app, window)
+    shoot(window, args.out / "review-masked-zoomed.png")
+    review.set_mode(ViewMode.EDGE)
+    settle(app, window)
+    shoot(window, args.out / "review-edges.png")
+    review.set_mode(ViewMode.PHOTO)
+    review.sync.reset()
+    window.help_overlay.toggle()
+    settle(app, window)
+    shoot(window, args.out / "shortcuts.png")
+    window.help_overlay.toggle()
+
+    # Answers from the keyboard, right ones: each leopard folder holds one individual's flank.
+    review.setFocus()
+    for _ in range(6):
+        if review.proposal is None:
+            break
+        folder = review.proposal.anchor.image.split("/")[0]
+        same = [i for i, c in enumerate(review.proposal.candidates) if c.record.image.split("/")[0] == folder]
+        if same:
+            QTest.keyClick(review, Qt.Key(Qt.Key.Key_1.value + same[0]))
+        else:
+            QTest.keyClick(review, Qt.Key.Key_X, Qt.KeyboardModifier.ShiftModifier)
+        settle(app, window)
+    anchor = review.proposal.anchor.id if review.proposal else None
+    shoot(window, args.out / "review-after-answers.png")
+    window.tabs.setCurrentWidget(window.individuals)
+    settle(app, window)
+    if window.individuals.model.rows:
+        window.individuals.table.selectRow(0)
+        settle(app, window)
+    shoot(window, args.out / "individuals.png")
+
+    # A conflict: a second reviewer rejected two photos that confirmed matches put in one individual.
+    with open_project(root) as project, project.sessions() as session:
+        graph = DecisionGraph.load(session)
+    pairs = [(a, b) for members in graph.components() for a in sorted(members) for b in sorted(members) if a < b and not graph.decided(a, b)]
+    if pairs:
+        with open_project(root) as project:
+            decide(project, *pairs[0], DecisionKind.NONMATCH)
+        window.reload_session()
+        wait_until(app, lambda: window.session is not None)
+        settle(app, window)
+        window.tabs.setCurrentWidget(window.conflicts)
+        settle(app, window)
+        shoot(window, args.out / "conflicts.png")
+
+    window.tabs.setCurrentWidget(window.review)
+    settle(app, window)
+    if anchor is not None and review.proposal is not None:
+        review.request_full_resolution()
+        wait_until(app, lambda: window.full_resolution is not None and window.full_resolution.isVisible())
+        window.full_resolution.resize(1400, 620)
+        settle(app, window)
+        shoot(window.full_resolution, args.out / "full-resolution.png")
+        window.full_resolution.close()
+
+    settings = SettingsDialog(window.settings, window)
+    settings.show()
+    settle(app, window)
+    shoot(settings, args.out / "settings.png")
+    settings.close()
+
+    # The import dialog after importing a folder with one unreadable photo.
+    survey = leopard_survey(Path(os.environ.get("PELAGE_SHARED_DATA", REPO.parent / "shared" / "data")) / "leopards",
+                            work / "season-2", per_flank=1, skip=PER_FLANK_SKIP)
+    broken = survey / "BRL17_Left" / "0_0_BR-299A-2019-01-01_00-00-00.jpg"
+    broken.write_bytes(next((survey / "BGL09_right").iterdir()).read_bytes()[:5000])
+    dialog = window.import_dialog(survey)
+    assert isinstance(dialog, ImportDialog)
+    dialog.pattern.setText(r"(?P<station>B[GR]-\d+)(?P<camera>[AB])-")
+    dialog.start_button.click()
+    wait_until(app, lambda: dialog.outcome is not None or dialog.error is not None, timeout=600)
+    settle(app, window)
+    shoot(dialog, args.out / "import.png")
+    dialog.close_button.click()
+    wait_until(app, lambda: window.task is None, timeout=600)
+    window.close()
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+PER_FLANK_SKIP = 4  # the second season uses photos the first one did not
+
+if __name__ == "__main__":
+    main()
