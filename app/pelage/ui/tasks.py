@@ -86,9 +86,10 @@ def embed_task(project: Project, settings: AppSettings) -> Callable[[Report, Sho
     def task(report: Report, should_stop: ShouldStop):
         from pelage.reid.candidates import embed_project
         from pelage.reid.embed import Embedder
+        from pelage.training.registry import active_model_dir
 
         report(Progress(0, 0, "Loading the identification model…"))
-        embedder = Embedder(settings.model or None, device=settings.device, threads=settings.threads or None)
+        embedder = Embedder(settings.model or active_model_dir(project), device=settings.device, threads=settings.threads or None)
         return embed_project(project, embedder, progress=lambda done, total: report(Progress(done, total, "Embedding animals")),
                              should_stop=should_stop)
 

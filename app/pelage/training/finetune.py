@@ -1,0 +1,290 @@
+"""Fine-tuning the project's model on its confirmed individuals, with an honest before/after on held-out ones.
+
+The job starts from a registered model's weights (never from ImageNet), learns CosFace classes of
+individual + flank (and their mirror images, as the identification engine does), and writes its
+checkpoint and finally its model folder into ``PROJECT/models/JOB_ID``. The class centres start at the
+start model's mean embedding of each class ("imprinting"): the first steps then refine what the model
+already sees instead of pushing random centres through it, which is what keeps a short fine-tune from
+making a good model worse. Held-out individuals are scored with the start model before training and
+with the saved (float16) model after it, the figures the user decides on.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from pelage.reid.bundle import load_model, save_model
+from pelage.reid.embed import embed_with
+from pelage.reid.metrics import evaluate_similarity
+from pelage.reid.nets import EmbeddingNet
+from pelage.reid.ranking import cosine_similarity
+from pelage.reid.sampler import PKSampler
+from pelage.reid.train import AugmentedCrops, ClassTable, LabelledCrop, Objective, Recipe, class_table, pick_device, write_training_record
+from pelage.reid.transforms import mirror
+from pelage.store import Project, open_project
+from pelage.training import events as ev
+from pelage.training.dataset import Sample, Split, confirmed_samples, entity_labels, load_crops, split_by_individual
+from pelage.training.loop import LoopState, SkipFirst, StepReport, run_loop
+from pelage.training.registry import ModelEntry, active_entry, get_model, lineage, model_dir, register_model
+
+Emit = Callable[[object], None]
+FIGURES = ("map", "rank1", "rank5")
+
+
+def new_job_id(kind: str) -> str:
+    return f"{kind}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')[:-3]}"
+
+
+def recipe_for(spec: ev.TrainingSpec) -> Recipe:
+    """The identification engine's recipe, shortened and gentled for a model that is already trained."""
+    warmup = 1 if spec.epochs > 2 else 0
+    return Recipe(epochs=spec.epochs, classes_per_batch=spec.classes_per_batch, images_per_class=spec.images_per_class,
+                  learning_rate=spec.learning_rate, warmup_epochs=warmup, decay_epochs=(max(1, round(0.75 * spec.epochs)),),
+                  margin_function=spec.margin_function, triplet_weight=spec.triplet_weight, smoothed_ce_weight=spec.smoothed_ce_weight,
+                  adaptive_l2=spec.adaptive_l2, frozen_blocks=spec.frozen_blocks, seed=spec.seed, workers=0, device=spec.device)
+
+
+def held_out_scores(model: EmbeddingNet, crops: Sequence[np.ndarray], samples: Sequence[Sample]) -> dict:
+    """mAP, rank-1 and rank-5 of cosine ranking among the held-out photos (the protocol of reid.metrics)."""
+    if not samples:
+        return {"queries": 0}
+    entity, sighting = entity_labels(samples)
+    scores = evaluate_similarity(cosine_similarity(embed_with(model, crops)), entity, sighting)
+    return {"queries": scores.queries, "identities": scores.identities,
+            **{key: round(value, 4) for key, value in scores.as_dict().items() if key in FIGURES}}
+
+
+def improved(before: dict, after: dict) -> bool:
+    """Better held-out mAP and no worse rank-1: the only case in which the app recommends adopting."""
+    if not before.get("queries") or not after.get("queries"):
+        return False
+    return after["map"] > before["map"] and after["rank1"] >= before["rank1"]
+
+
+def folder_crops(labels_csv: str, root: str) -> list[LabelledCrop]:
+    """A ``../shared``-style labelled folder (labels.csv + photos) as extra training crops.
+
+    Identities are prefixed with the folder so they can never be confused with the project's individuals.
+    """
+    from pelage.reid.metrics import load_labels
+    from pelage.reid.workflow import labelled_crops, prepare_folder
+
+    rows = load_labels(labels_csv)
+    folder = prepare_folder(Path(root), relpaths=[row.path for row in rows], threads=torch.get_num_threads())
+    tag = Path(root).name
+    return [replace(crop, identity=f"{tag}:{crop.identity}") for crop in labelled_crops(folder, rows)]
+
+
+def imprint_centres(model: EmbeddingNet, crops: Sequence[LabelledCrop], table: ClassTable) -> torch.Tensor:
+    """Each class's mean embedding under the start model (mirrored classes from mirrored crops)."""
+    images = [crop.image for crop in crops]
+    vectors = embed_with(model, images)
+    if table.mirrored:
+        vectors = np.concatenate([vectors, embed_with(model, [mirror(image) for image in images])])
+    centres = np.zeros((len(table.names), vectors.shape[1]), np.float32)
+    np.add.at(centres, table.labels, vectors)
+    return F.normalize(torch.from_numpy(centres), dim=1)
+
+
+class SupervisedTask:
+    """P×K batches of augmented crops; the identification engine's losses (CosFace + optional AL2 switches)."""
+
+    def __init__(self, crops: Sequence[LabelledCrop], recipe: Recipe, model: EmbeddingNet, device: torch.device) -> None:
+        self.table = class_table(crops, recipe.mirror_classes)
+        self.dataset = AugmentedCrops(crops, self.table, model.config)
+        counts = np.bincount(self.table.labels)
+        usable = int((counts >= 2).sum())
+        if usable < 2:
+            raise ValueError("fine-tuning needs at least two individuals with two or more photos each for training")
+        self.sampler = PKSampler(self.table.labels, min(recipe.classes_per_batch, usable), recipe.images_per_class, seed=recipe.seed)
+        self.objective = Objective(recipe, model.config, len(self.table.names), model).to(device)
+        self.device = device
+
+    def imprint(self, model: EmbeddingNet, crops: Sequence[LabelledCrop]) -> None:
+        with torch.no_grad():
+            self.objective.cosface.centres.copy_(imprint_centres(model, crops, self.table).to(self.device))
+
+    def trainable(self) -> list[torch.nn.Parameter]:
+        return list(self.objective.parameters())
+
+    def begin_epoch(self, model: EmbeddingNet, epoch: int, resumed: bool) -> int:
+        self.sampler.set_epoch(epoch)
+        return len(self.sampler)
+
+    def batches(self, start_step: int):
+        return DataLoader(self.dataset, batch_sampler=SkipFirst(self.sampler, start_step), num_workers=0)
+
+    def forward(self, model: EmbeddingNet, images: torch.Tensor) -> torch.Tensor:
+        return model.features(images)
+
+    def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.objective(outputs, labels)
+
+    def state_dict(self) -> dict:
+        return self.objective.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.objective.load_state_dict(state)
+
+
+@dataclass
+class JobSetup:
+    """What every kind of job prepares before its first step."""
+
+    project: Project
+    record: ev.JobRecord
+    folder: Path
+    parent: ModelEntry
+    parent_dir: Path
+    device: torch.device
+    model: EmbeddingNet
+    split: Split
+    held_out_crops: list[np.ndarray]
+    before: dict
+
+
+def _samples_from(data: list[dict]) -> list[Sample]:
+    return [Sample(**item) for item in data]
+
+
+def prepare_job(spec: ev.TrainingSpec, job_id: str, emit: Emit, resume: bool, samples_for_job: Callable[[Project, set[int]], Split]) -> JobSetup:
+    """Open the project, fix the start model and the data (frozen in job.json on the first run), score the start model."""
+    folder = ev.job_folder(spec.project_root, job_id)
+    record = ev.JobRecord.load(folder) if resume else ev.JobRecord(job_id, spec)
+    record.status, record.message = "running", ""
+    record.save(folder)
+    emit(ev.Started(job_id, spec.kind, spec.epochs, resume))
+    torch.set_num_threads(max(1, spec.threads))
+    project = open_project(spec.project_root)
+    with project.sessions() as session:
+        if "parent" not in record.extra:
+            record.extra["parent"] = spec.parent or active_entry(session).id
+        parent = get_model(session, record.extra["parent"])
+        ancestors = lineage(session, parent.id)
+    parent_dir = model_dir(project.root, parent)
+    device = pick_device(spec.device)
+    if "train" not in record.extra:
+        trained_on = {int(i) for entry in ancestors for i in ((entry.data or {}).get("train", {}) or {}).get("detections", [])}
+        split = samples_for_job(project, trained_on)
+        record.extra.update({"train": [asdict(s) for s in split.train], "held_out": [asdict(s) for s in split.held_out]})
+    split = Split(_samples_from(record.extra["train"]), _samples_from(record.extra["held_out"]))
+    emit(ev.Stage(job_id, "loading held-out photos", 0, len(split.held_out)))
+    held_out_crops = load_crops(project.artefacts, split.held_out)
+    model, _ = load_model(parent_dir, device)
+    if "before" not in record.extra:
+        emit(ev.Stage(job_id, "scoring the start model on held-out individuals", 0, len(split.held_out)))
+        record.extra["before"] = held_out_scores(model, held_out_crops, split.held_out)
+    record.save(folder)
+    if spec.input_size is not None:
+        model.config = replace(model.config, input_height=int(spec.input_size[0]), input_width=int(spec.input_size[1]))
+    return JobSetup(project, record, folder, parent, parent_dir, device, model, split, held_out_crops, record.extra["before"])
+
+
+def run_steps(setup: JobSetup, task, recipe: Recipe, job_id: str, emit: Emit, should_stop: Callable[[], bool],
+              resume: bool) -> tuple[LoopState, bool]:
+    """The loop with its events wired to ``emit``."""
+    def on_step(report: StepReport) -> None:
+        emit(ev.Progress(job_id, report.epoch, report.step, report.steps, report.loss, report.eta_s, report.images_per_s))
+
+    def on_epoch(record: dict) -> None:
+        if "validation" in record:
+            emit(ev.Validation(job_id, record["epoch"], record["validation"], setup.before))
+
+    def validate(model: EmbeddingNet) -> dict:
+        return held_out_scores(model, setup.held_out_crops, setup.split.held_out)
+
+    return run_loop(setup.model, task, recipe, setup.folder / ev.CHECKPOINT_FILE, setup.device, resume=resume, on_step=on_step,
+                    on_epoch=on_epoch, validate=validate if setup.split.held_out else None, should_stop=should_stop)
+
+
+def finish_job(setup: JobSetup, recipe: Recipe, state: LoopState, data: dict, job_id: str, emit: Emit) -> ev.Finished:
+    """Save the model folder, score what was saved, register it (not active) and report."""
+    spec = setup.record.spec
+    name = spec.name or job_id
+    parent_bundle = load_model(setup.parent_dir, "cpu")[1]
+    data = {**data, "parent": setup.parent.id, "kind": spec.kind, "train": setup.split.summary()["train"],
+            "held_out": setup.split.summary()["held_out"]}
+    write_training_record(setup.folder, recipe, state_as_training(state), data)
+    bundle = save_model(setup.model.cpu(), setup.folder, name, calibration=parent_bundle.calibration,
+                        extra={"training_data": {k: v for k, v in data.items() if k not in ("train", "held_out")}, "parent": setup.parent.id})
+    emit(ev.Stage(job_id, "scoring the new model on held-out individuals", 0, len(setup.split.held_out)))
+    saved, _ = load_model(setup.folder, setup.device)
+    after = held_out_scores(saved, setup.held_out_crops, setup.split.held_out)
+    metrics = {"held_out": {"individuals": len({s.individual for s in setup.split.held_out}), "images": len(setup.split.held_out)},
+               "before": setup.before, "after": after, "improved": improved(setup.before, after),
+               "epochs": state.history[-1]["epoch"] if state.history else 0}
+    register_model(setup.project, bundle.model_id, name, setup.folder, setup.parent.id, {"kind": spec.kind, **recipe.to_dict()}, data, metrics)
+    setup.record.status, setup.record.model_id = "finished", bundle.model_id
+    setup.record.extra["metrics"] = metrics
+    setup.record.save(setup.folder)
+    return ev.Finished(job_id, bundle.model_id, str(setup.folder), metrics)
+
+
+def state_as_training(state: LoopState):
+    from pelage.reid.train import TrainingState
+
+    return TrainingState(epoch=state.epoch, history=state.history)
+
+
+def supervised_split(spec: ev.TrainingSpec) -> Callable[[Project, set[int]], Split]:
+    def split(project: Project, trained_on: set[int]) -> Split:
+        samples = confirmed_samples(project, spec.min_images)
+        if not samples:
+            raise ValueError("the project has no confirmed individuals with two or more photos yet: confirm some matches first, "
+                             "or use unsupervised adaptation")
+        return split_by_individual(samples, spec.holdout_fraction, spec.seed, never_hold_out=trained_on, held_out=spec.held_out)
+
+    return split
+
+
+def run_finetune(spec: ev.TrainingSpec, job_id: str, emit: Emit, should_stop: Callable[[], bool], resume: bool = False) -> object:
+    """One fine-tuning job from start (or checkpoint) to a registered model; returns the terminal event."""
+    setup = prepare_job(spec, job_id, emit, resume, supervised_split(spec))
+    try:
+        recipe = recipe_for(spec)
+        emit(ev.Stage(setup.record.job_id, "loading training photos", 0, len(setup.split.train)))
+        crops = [LabelledCrop(image, s.individual, s.view) for image, s in zip(load_crops(setup.project.artefacts, setup.split.train),
+                                                                                setup.split.train, strict=True)]
+        for labels_csv, root in spec.extra_folders:
+            emit(ev.Stage(job_id, f"preparing {root}"))
+            crops += folder_crops(labels_csv, root)
+        task = SupervisedTask(crops, recipe, setup.model, setup.device)
+        if not resume:
+            emit(ev.Stage(job_id, "starting class centres from the current model", 0, len(crops)))
+            task.imprint(setup.model, crops)
+        state, cancelled = run_steps(setup, task, recipe, job_id, emit, should_stop, resume)
+        if cancelled:
+            setup.record.status = "cancelled"
+            setup.record.save(setup.folder)
+            return ev.Cancelled(job_id, state.epoch + 1, state.step)
+        data = {"individuals": len({s.individual for s in setup.split.train}), "images": len(setup.split.train),
+                "extra_folders": [list(pair) for pair in spec.extra_folders], "extra_images": len(crops) - len(setup.split.train)}
+        return finish_job(setup, recipe, state, data, job_id, emit)
+    finally:
+        setup.project.close()
+
+
+def run_job(spec: ev.TrainingSpec, job_id: str, emit: Emit, should_stop: Callable[[], bool], resume: bool = False) -> object:
+    """Dispatch by kind; any exception becomes a :class:`~pelage.training.events.Failed` and the job stays resumable."""
+    try:
+        if spec.kind == ev.UNSUPERVISED:
+            from pelage.training.unsupervised import run_unsupervised
+
+            return run_unsupervised(spec, job_id, emit, should_stop, resume)
+        return run_finetune(spec, job_id, emit, should_stop, resume)
+    except Exception as exc:  # reported to the GUI or CLI, which decides how to show it
+        folder = ev.job_folder(spec.project_root, job_id)
+        if (folder / ev.JOB_FILE).is_file():
+            record = ev.JobRecord.load(folder)
+            record.status, record.message = "failed", str(exc)
+            record.save(folder)
+        return ev.Failed(job_id, str(exc) or exc.__class__.__name__, traceback.format_exc())

@@ -1,0 +1,79 @@
+"""The training tab stays responsive while a real training job runs in its worker process (offscreen)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication exists
+
+import pytest
+from PySide6.QtCore import QTimer
+
+from pelage.training import events as ev
+from tests.conftest import shared_dataset
+from tests.test_training_worker import TINY, pipelines
+from tests.training_project import small_project
+
+
+@pytest.fixture(scope="module")
+def project_root(tmp_path_factory, installed_u2netp):
+    root = tmp_path_factory.mktemp("panel") / "project"
+    small_project(tmp_path_factory.getbasetemp(), shared_dataset("nyala"), pipelines, root)
+    return root
+
+
+def test_the_panel_does_not_import_torch():
+    import subprocess
+
+    code = "import sys, pelage.ui.training_panel; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_the_event_loop_stays_responsive_while_a_job_trains(qtbot, project_root):
+    from pelage.ui.training_panel import TrainingPanel
+
+    panel = TrainingPanel(project_root)
+    qtbot.addWidget(panel)
+    assert panel.start_model.count() == 1 and "(in use)" in panel.start_model.currentText()
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    heartbeat = QTimer()
+    heartbeat.setInterval(10)
+    heartbeat.timeout.connect(tick)
+    heartbeat.start()
+    panel.start(ev.TrainingSpec(project_root=str(project_root), **TINY))
+    assert not panel.start_button.isEnabled() and panel.pause_button.isEnabled()
+    qtbot.waitUntil(lambda: len(panel.plot.losses) >= 2, timeout=180_000)  # the process started, loaded torch and trains
+    during = list(gaps)
+    panel.pause()
+    qtbot.waitUntil(lambda: panel.handle is None, timeout=60_000)
+    heartbeat.stop()
+    assert "Paused" in panel.status.text()
+    assert panel.resume_button.isEnabled() and panel.start_button.isEnabled()
+    assert "Epoch" not in panel.status.text() and panel.plot.losses
+    ticks = during[1:]
+    assert len(ticks) > 50
+    assert max(ticks) < 0.1, f"event loop stalled {max(ticks) * 1000:.0f} ms (median {sorted(ticks)[len(ticks) // 2] * 1000:.0f} ms)"
+
+
+def test_figures_and_adopt_follow_the_verdict(qtbot, project_root):
+    from pelage.ui.training_panel import TrainingPanel
+
+    panel = TrainingPanel(project_root)
+    qtbot.addWidget(panel)
+    before, worse = {"queries": 4, "map": 0.8, "rank1": 0.75, "rank5": 1.0}, {"queries": 4, "map": 0.6, "rank1": 0.5, "rank5": 1.0}
+    panel._kind = ev.UNSUPERVISED
+    panel.handle_event(ev.Finished("job", "m-1", "/nowhere", {"before": before, "after": worse, "improved": False}))
+    assert not panel.adopt_button.isEnabled() and "NOT better" in panel.status.text()
+    assert panel.figures.item(0, 0).text() == "0.800" and panel.figures.item(0, 1).text() == "0.600"
+    panel._kind = ev.FINETUNE
+    panel.handle_event(ev.Finished("job", "m-2", "/nowhere", {"before": before, "after": worse, "improved": False}))
+    assert panel.adopt_button.isEnabled() and panel.finished_model == "m-2"
