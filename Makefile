@@ -25,6 +25,8 @@ demo: setup
 	$(BIN)/pelage identify $(DEMO)/project
 	$(BIN)/pelage candidates $(DEMO)/project $$($(BIN)/pelage animals $(DEMO)/project --json | $(BIN)/python -c "import json, sys; print(json.load(sys.stdin)[0]['id'])")
 	$(BIN)/pelage propose $(DEMO)/project --json
+	$(BIN)/pelage stations $(DEMO)/project --import $(DEMO)/survey/stations.csv
+	$(BIN)/pelage export $(DEMO)/project --format secr --out $(DEMO)/export-secr --force
 
 test: setup
 	$(BIN)/ruff check app tests bench

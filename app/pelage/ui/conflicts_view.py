@@ -32,12 +32,7 @@ class ConflictDetail:
 
 
 def fetch_detail(session: ReviewSession, conflict: Conflict) -> ConflictDetail:
-    import networkx as nx
-
-    try:
-        path = nx.shortest_path(session.graph.matches, conflict.a_id, conflict.b_id)
-    except (nx.NetworkXNoPath, nx.NodeNotFound):
-        path = [conflict.a_id, conflict.b_id]
+    path = session.match_path(conflict.a_id, conflict.b_id) or [conflict.a_id, conflict.b_id]  # under the session's lock
     files = animal_files(session.project, [conflict.a_id, conflict.b_id])
     images = {i: load_view(files[i], ViewMode.PHOTO) if i in files else None for i in (conflict.a_id, conflict.b_id)}
     texts = {i: describe_record(session.record(i), session.flank(i)) for i in (conflict.a_id, conflict.b_id)}

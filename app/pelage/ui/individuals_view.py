@@ -106,8 +106,7 @@ def fetch_gallery(session: ReviewSession, animal_id: int) -> GalleryData:
         image = load_view(files[i], ViewMode.PHOTO) if i in files else None
         thumbnails[i] = image.scaled(THUMBNAIL, THUMBNAIL, Qt.AspectRatioMode.KeepAspectRatio,
                                      Qt.TransformationMode.SmoothTransformation) if image is not None else None
-    members = set(ids)
-    links = sorted(tuple(sorted(edge)) for edge in session.graph.matches.subgraph(members).edges)
+    links = session.links(animal_id)  # under the session's lock: a worker may be recording a decision
     return GalleryData(records, thumbnails, links)
 
 
