@@ -51,3 +51,27 @@ def test_missing_model_says_how_to_install_it(tmp_path, monkeypatch, demo_survey
 def test_bad_time_priority_is_rejected(tmp_path, demo_survey):
     result = pelage("import", str(demo_survey), "--project", str(tmp_path / "p"), "--time-priority", "gps", check=False)
     assert result.returncode == 2 and "filename, exif, file_time" in result.stderr
+
+
+def test_snow_leopard_survey_records_station_camera_and_time_from_file_names(tmp_path, user_home):
+    """Acceptance of the import: the 22 real frames, with what their names say (``02__Station13__Camera1__2012-7-18__6-47-40(4).JPG``)."""
+    import re
+    from datetime import datetime
+
+    from sqlalchemy import select
+
+    from pelage.store import Camera, Image, Station, TimeSource, open_project
+    from tests.conftest import shared_dataset
+
+    survey = shared_dataset("snow-leopards")
+    project_dir = tmp_path / "sl-test"
+    pelage("import", str(survey), "--project", str(project_dir), "--threads", "2", "--no-background-removal")
+    name = re.compile(r"\d+__(?P<station>[^_]+)__(?P<camera>[^_]+)__(?P<y>\d+)-(?P<mo>\d+)-(?P<d>\d+)__(?P<h>\d+)-(?P<mi>\d+)-(?P<s>\d+)")
+    with open_project(project_dir) as project, project.sessions() as session:
+        rows = session.execute(select(Image.path, Station.name, Camera.name, Image.captured_at, Image.time_source)
+                               .join(Camera, Image.camera_id == Camera.id).join(Station, Camera.station_id == Station.id)).all()
+    assert len(rows) == 22
+    for path, station, camera, captured_at, source in rows:
+        parts = name.match(path.rsplit("/", 1)[-1]).groupdict()
+        expected = datetime(*(int(parts[key]) for key in ("y", "mo", "d", "h", "mi", "s")))
+        assert (station, camera, captured_at, source) == (parts["station"], parts["camera"], expected, TimeSource.FILENAME), path
