@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.pelage-installed
 DEMO ?= demo
 
-.PHONY: setup demo test bench clean-demo
+.PHONY: setup demo test bench screenshots clean-demo
 
 setup: $(STAMP)
 	$(BIN)/pelage models install u2netp
@@ -40,6 +40,11 @@ bench: setup
 	$(BIN)/python bench/index_bench.py
 	$(BIN)/python bench/review_bench.py
 	$(BIN)/python bench/finetune_bench.py
+
+# Screenshots of the main views for the README, on a virtual X server
+# (apt-get install xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1).
+screenshots: setup
+	QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python packaging/screenshots.py
 
 clean-demo:
 	rm -rf $(DEMO)

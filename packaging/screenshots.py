@@ -4,8 +4,9 @@
 
 Builds a small real project from the shared leopard crops (``../shared/data/leopards``; 12 photos, about a
 minute on two cores) unless ``--project`` names one to copy, drives the real window into each view and saves
-``widget.grab()`` of it. Offscreen rendering is deterministic; under Xvfb (``xvfb-run python …`` with
-``QT_QPA_PLATFORM=xcb``) the same script works too.
+``widget.grab()`` of it. ``make screenshots`` runs it under Xvfb (Debian packages: xvfb xauth
+libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1, which Qt's xcb plugin needs); without an X server it renders
+offscreen (``QT_QPA_PLATFORM=offscreen``, the default here) to the same pictures.
 """
 
 from __future__ import annotations
