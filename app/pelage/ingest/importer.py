@@ -280,11 +280,13 @@ def run_import(
     survey_root: Path | str,
     pipeline_factory: Callable[[], Pipeline],
     options: ImportOptions = ImportOptions(),
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> Generator[ImportProgress, None, ImportSummary]:
     """Import ``survey_root`` into ``project``, yielding progress per file; returns the summary.
 
     ``pipeline_factory`` is called only if there is something new to process, so a re-run of a
-    finished import does not load any model.
+    finished import does not load any model. ``should_stop`` is asked before each file: when it says
+    yes the import ends there and still returns its summary (marked cancelled).
     """
     started = time.perf_counter()
     root = Path(survey_root).expanduser().resolve()
@@ -303,6 +305,9 @@ def run_import(
     total = len(scan.images)
     try:
         for done, relative in enumerate(scan.images, start=1):
+            if should_stop():
+                summary.cancelled = True
+                break
             status = recorded.get(relative)
             if status is not None and not (options.retry_failed and status == ImageStatus.FAILED):
                 summary.already_imported += 1

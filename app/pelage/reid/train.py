@@ -17,7 +17,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -144,6 +144,21 @@ def frozen_modules(model: EmbeddingNet, blocks: int) -> list[nn.Module]:
     return [backbone.conv_stem, backbone.bn1, *backbone.blocks[:blocks]]
 
 
+def freeze(model: EmbeddingNet, blocks: int) -> list[nn.Module]:
+    """Stop training :func:`frozen_modules` (call before building the objective: adaptive L2 regularises only
+    what learns); returns them, since their batch-norm layers must stay in eval mode."""
+    frozen = frozen_modules(model, blocks)
+    for module in frozen:
+        module.requires_grad_(False)
+    return frozen
+
+
+def make_optimizer(parameters: Iterable[nn.Parameter], recipe: Recipe) -> torch.optim.Optimizer:
+    """Adam over the parameters that still learn; weight decay is off when adaptive L2 regularises instead."""
+    decay = 0.0 if recipe.adaptive_l2 else recipe.weight_decay
+    return torch.optim.Adam([p for p in parameters if p.requires_grad], lr=recipe.learning_rate, weight_decay=decay)
+
+
 def pick_device(requested: str | None) -> torch.device:
     if requested:
         return torch.device(requested)
@@ -213,13 +228,9 @@ def train_embedding(
     dataset = AugmentedCrops(crops, table, config)
     sampler = PKSampler(table.labels, recipe.classes_per_batch, recipe.images_per_class, seed=recipe.seed)
     model = EmbeddingNet(config, pretrained=not resume).to(device)
-    frozen = frozen_modules(model, recipe.frozen_blocks)
-    for module in frozen:
-        module.requires_grad_(False)
+    frozen = freeze(model, recipe.frozen_blocks)
     objective = Objective(recipe, config, len(table.names), model).to(device)
-    parameters = [p for p in [*model.parameters(), *objective.parameters()] if p.requires_grad]
-    decay = 0.0 if recipe.adaptive_l2 else recipe.weight_decay
-    optimizer = torch.optim.Adam(parameters, lr=recipe.learning_rate, weight_decay=decay)
+    optimizer = make_optimizer([*model.parameters(), *objective.parameters()], recipe)
     state = TrainingState()
     checkpoint_path = out_dir / CHECKPOINT
     if resume:

@@ -22,7 +22,7 @@ from torch import nn
 from torch.utils.data import Sampler
 
 from pelage.reid.nets import EmbeddingNet
-from pelage.reid.train import Recipe, frozen_modules, learning_rate_factor
+from pelage.reid.train import Recipe, freeze, learning_rate_factor, make_optimizer
 
 
 class Task(Protocol):
@@ -88,12 +88,8 @@ def run_loop(model: EmbeddingNet, task: Task, recipe: Recipe, checkpoint: Path, 
              validate: Callable[[EmbeddingNet], dict] | None = None,
              should_stop: Callable[[], bool] = lambda: False) -> tuple[LoopState, bool]:
     """Train ``model`` in place for ``recipe.epochs``; returns the state and whether it was cancelled."""
-    frozen = frozen_modules(model, recipe.frozen_blocks)
-    for module in frozen:
-        module.requires_grad_(False)
-    parameters = [p for p in [*model.parameters(), *task.trainable()] if p.requires_grad]
-    decay = 0.0 if recipe.adaptive_l2 else recipe.weight_decay
-    optimizer = torch.optim.Adam(parameters, lr=recipe.learning_rate, weight_decay=decay)
+    frozen = freeze(model, recipe.frozen_blocks)
+    optimizer = make_optimizer([*model.parameters(), *task.trainable()], recipe)
     state = LoopState()
     if resume:
         if not checkpoint.is_file():

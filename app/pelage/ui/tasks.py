@@ -7,33 +7,48 @@ GUI thread; the models load inside the task, never at import time of the GUI.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pelage.store import Project
 from pelage.ui.settings import AppSettings
 from pelage.ui.workers import Progress
 
+if TYPE_CHECKING:  # the importer loads image libraries: only when an import runs
+    from pelage.ingest.importer import ImportSummary
+
 Report = Callable[[Progress], None]
 ShouldStop = Callable[[], bool]
 
 
-@dataclass
+@dataclass(frozen=True)
 class ImportOutcome:
-    survey: str
-    total: int = 0
-    imported: int = 0
-    skipped: int = 0
-    duplicates: int = 0
-    detections: int = 0
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    cancelled: bool = False
-    seconds: float = 0.0
+    """The importer's own summary, in the words the import dialog and status bar use."""
+
+    summary: ImportSummary
+
+    @property
+    def cancelled(self) -> bool:
+        return self.summary.cancelled
+
+    @property
+    def imported(self) -> int:
+        return self.summary.imported
+
+    @property
+    def skipped(self) -> int:
+        return self.summary.already_imported
+
+    @property
+    def failures(self) -> list[tuple[str, str]]:
+        return self.summary.failures
 
     def describe(self) -> str:
-        head = "Import cancelled" if self.cancelled else "Import finished"
-        return (f"{head}: {self.imported} new images ({self.detections} detections), {self.skipped} already imported, "
-                f"{self.duplicates} duplicates, {len(self.failures)} failed.")
+        summary = self.summary
+        head = "Import cancelled" if summary.cancelled else "Import finished"
+        return (f"{head}: {summary.imported} new images ({summary.detections} detections), {summary.already_imported} already imported, "
+                f"{summary.duplicates} duplicates, {summary.failed} failed.")
 
 
 def import_survey_task(project: Project, survey_root: Path, settings: AppSettings, pattern: str | None = None,
@@ -48,34 +63,15 @@ def import_survey_task(project: Project, survey_root: Path, settings: AppSetting
                                   confidence=settings.confidence, device=settings.device)
         factory = partial(build_pipeline, resolve_user_paths(), project.artefacts, detector,
                           remove_background=settings.remove_background, threads=settings.threads or None)
-        events = run_import(project, survey_root, factory, ImportOptions(pattern=pattern or None, survey_name=survey_name or None))
-        outcome = ImportOutcome(survey=survey_name or Path(survey_root).name)
-        try:
-            while True:
-                if should_stop():
-                    outcome.cancelled = True
-                    break
-                try:
-                    event = next(events)
-                except StopIteration as stop:
-                    outcome.seconds = stop.value.seconds
-                    outcome.survey = stop.value.survey
-                    break
-                outcome.total = event.total
-                if event.outcome == "imported":
-                    outcome.imported += 1
-                    outcome.detections += event.detections
-                elif event.outcome == "skipped":
-                    outcome.skipped += 1
-                elif event.outcome == "duplicate":
-                    outcome.duplicates += 1
-                elif event.outcome == "failed":
-                    outcome.failures.append((event.path, event.message or "unknown error"))
-                report(Progress(event.done, event.total, event.path,
-                                f"{event.path}: {event.message}" if event.outcome == "failed" else None))
-        finally:
-            events.close()  # the image in flight is either recorded or not; a later import picks up the rest
-        return outcome
+        events = run_import(project, survey_root, factory, ImportOptions(pattern=pattern or None, survey_name=survey_name or None),
+                             should_stop=should_stop)
+        while True:
+            try:
+                event = next(events)
+            except StopIteration as stop:
+                return ImportOutcome(stop.value)  # finished, or stopped before the next image: both summarised
+            report(Progress(event.done, event.total, event.path,
+                            f"{event.path}: {event.message}" if event.outcome == "failed" else None))
 
     return task
 
