@@ -13,6 +13,8 @@ import click
 import numpy as np
 from tqdm import tqdm
 
+from pelage.reid.ranking import SHORTLIST
+
 
 class _Bars:
     """One tqdm bar per stage on stderr, for the core's (stage, done, total) progress callbacks."""
@@ -96,7 +98,7 @@ def embed_command(images_dir: Path, out_path: Path, model_name: str | None, cach
 @click.command("rank")
 @click.argument("images_dir", type=click.Path(path_type=Path))
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output .npz (paths, sim).")
-@click.option("--shortlist", default=20, show_default=True, help="Embedding neighbours per image verified by pattern matching.")
+@click.option("--shortlist", default=SHORTLIST, show_default=True, help="Embedding neighbours per image verified by pattern matching.")
 @model_option
 @cache_option
 @threads_option

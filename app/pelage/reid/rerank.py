@@ -19,8 +19,14 @@ import cv2
 import numpy as np
 
 WORKING_SIDE = 512
-MAX_KEYPOINTS = 1000
-LOWE_RATIO = 0.8
+# Stripes and spots are many small, low-contrast blobs: keeping only the strongest 1,000 keypoints threw
+# away a third of them on half the nyala crops and halved held-out rank-1 (bench/reid_bench.py). A crop at
+# the working size rarely yields more than 2,000, so this cap only guards pathological textures.
+MAX_KEYPOINTS = 4000
+# Repeated stripes give close runner-up descriptors, so Lowe's 0.8 drops true matches; RANSAC removes the
+# false ones a looser test lets through. Chosen on the bundled model's calibration identities (SIFT alone,
+# mAP 0.36 / 0.43 / 0.45 at 0.8 / 0.85 / 0.9), not on the validation identities the figures come from.
+LOWE_RATIO = 0.9
 # A similarity transform (not a homography): flanks bend and legs move, and with a few dozen matches the
 # four-parameter model is the one RANSAC can still estimate; the threshold leaves room for the bending.
 RANSAC_THRESHOLD = 8.0  # pixels at the working size
