@@ -150,8 +150,34 @@ def test_one_unsupervised_epoch_clusters_trains_and_checkpoints(tmp_path):
     spec = ev.TrainingSpec(project_root=".", epochs=1, classes_per_batch=2, images_per_class=2, frozen_blocks=5)
     task = ClusterContrastTask(crops, recipe_for(spec), model, torch.device("cpu"))
     steps: list = []
+    statistics = {key: value.clone() for key, value in model.state_dict().items() if "running_" in key}
     state, cancelled = run_loop(model, task, recipe_for(spec), tmp_path / "checkpoint.pt", torch.device("cpu"), on_step=steps.append)
     assert not cancelled and state.epoch == 1 and steps and all(np.isfinite(s.loss) for s in steps)
+    # A fine-tune keeps the start model's batch-norm statistics: small P×K batches would only make them noisy.
+    assert statistics and all(torch.equal(model.state_dict()[key], value) for key, value in statistics.items())
     assert task.history[0]["clusters"] >= 2 and (task.labels >= 0).sum() >= 4
     saved = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
     assert saved["epoch"] == 1 and len(saved["task"]["memory"]) == task.history[0]["clusters"]
+
+
+def test_the_saved_fine_tune_is_the_weight_average_of_start_and_trained_models():
+    from pelage.reid.nets import EmbeddingNet, ModelConfig
+    from pelage.training.finetune import averaged_with_start
+
+    config = ModelConfig(input_height=32, input_width=64, embedding_dim=16)
+    torch.manual_seed(0)
+    start = EmbeddingNet(config, pretrained=False)
+    trained = EmbeddingNet(config, pretrained=False)  # different random weights stand in for training
+    trained_before = {key: value.clone() for key, value in trained.state_dict().items()}
+    start_state = start.state_dict()
+    mixed = averaged_with_start(trained, start_state, 0.25).state_dict()
+    for key, value in mixed.items():
+        if value.is_floating_point():
+            torch.testing.assert_close(value, 0.25 * start_state[key] + 0.75 * trained_before[key])
+        else:
+            assert torch.equal(value, trained_before[key])  # batch counters are the trained model's
+    assert all(torch.equal(trained.state_dict()[key], value) for key, value in trained_before.items())  # a copy: the trained model is untouched
+    unchanged = averaged_with_start(trained, start_state, 0.0).state_dict()
+    assert all(torch.equal(unchanged[key], value) for key, value in trained_before.items())
+    with pytest.raises(ValueError, match="start_weight"):
+        ev.TrainingSpec(project_root=".", start_weight=1.0)

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from pelage.cli.identify import _int_tuple
 from pelage.cli.identify import train_command as folder_train_command
 
-PROJECT_OPTIONS = ("project_dir", "start_model", "holdout", "unsupervised", "extra", "as_json", "learning_rate")
+PROJECT_OPTIONS = ("project_dir", "start_model", "holdout", "unsupervised", "extra", "as_json", "learning_rate", "start_weight")
 FOLDER_ONLY = ("labels_csv", "data_dir", "out_dir", "arch", "validation_fraction", "calibration_fraction", "split_seed", "workers", "cache",
                "decay_epochs", "warmup_epochs")
 
@@ -71,7 +71,8 @@ def _run_project_job(options: dict) -> None:
             extra.append((str(Path(labels).resolve()), str(Path(root).resolve())))
         size = _int_tuple(options["input_size"].lower().replace("x", ","), "--input-size") if options["input_size"] else None
         chosen = {key: options[key] for key in ("epochs", "device", "margin_function", "triplet_weight", "smoothed_ce_weight",
-                                                "adaptive_l2", "frozen_blocks", "seed", "learning_rate") if options.get(key) is not None}
+                                                "adaptive_l2", "frozen_blocks", "seed", "learning_rate", "start_weight")
+                  if options.get(key) is not None}
         spec = ev.TrainingSpec(project_root=str(project_dir.resolve()), kind=ev.UNSUPERVISED if options["unsupervised"] else ev.FINETUNE,
                                parent=options["start_model"], input_size=size, holdout_fraction=options["holdout"], extra_folders=tuple(extra),
                                threads=options["threads"] or 2, name=options["name"], **chosen)
@@ -132,6 +133,8 @@ def _train_params() -> list[click.Parameter]:
         click.Option(["--unsupervised"], is_flag=True, help="--project: adapt on the unconfirmed photos (DBSCAN clusters, FANCL)."),
         click.Option(["--extra"], multiple=True, help="--project: LABELS.csv:IMAGE_FOLDER of extra labelled photos to train on (repeatable)."),
         click.Option(["--learning-rate", "learning_rate"], type=float, default=None, help="--project: start learning rate (default 1e-4)."),
+        click.Option(["--start-weight", "start_weight"], type=click.FloatRange(0, 1, max_open=True), default=None,
+                     help="--project: share of the start model averaged into the saved weights (default 0.5; 0 keeps the fine-tune as is)."),
         click.Option(["--json", "as_json"], is_flag=True, help="--project: print the result as JSON."),
         *params,
     ]

@@ -58,6 +58,7 @@ class Recipe:
     adaptive_l2_c: float = 1.0
     mirror_classes: bool = True
     frozen_blocks: int = 0  # keep the stem and the first N blocks at their ImageNet weights (a CPU's budget)
+    frozen_batchnorm: bool = False  # keep every batch-norm layer's running statistics (fine-tuning on a few hundred photos)
     seed: int = 0
     workers: int = 2
     device: str | None = None  # None: CUDA when available, else CPU
@@ -151,6 +152,17 @@ def freeze(model: EmbeddingNet, blocks: int) -> list[nn.Module]:
     for module in frozen:
         module.requires_grad_(False)
     return frozen
+
+
+def hold_batchnorm(model: nn.Module) -> None:
+    """Put every batch-norm layer in eval mode: its statistics stay those of the data it was trained on.
+
+    A survey's few hundred confirmed photos, seen in P×K batches of a few individuals, give running
+    statistics noisier than the start model's; its affine weights still learn.
+    """
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.eval()
 
 
 def make_optimizer(parameters: Iterable[nn.Parameter], recipe: Recipe) -> torch.optim.Optimizer:

@@ -29,6 +29,9 @@ class TrainingSpec:
     adaptive_l2: bool = False
     learning_rate: float = 1e-4  # a tenth of training from ImageNet: the start model already knows the patterns
     frozen_blocks: int = 3
+    # Share of the start model kept in the saved weights (WiSE-FT: fine-tuned and start weights averaged).
+    # A survey's confirmed animals are few; averaging keeps what the start model knew about all the others.
+    start_weight: float = 0.5
     classes_per_batch: int = 16
     images_per_class: int = 4
     input_size: tuple[int, int] | None = None  # (height, width); None: the start model's
@@ -45,6 +48,8 @@ class TrainingSpec:
             raise ValueError(f"unknown training kind {self.kind!r}; choose one of: {', '.join(KINDS)}")
         if self.epochs < 1:
             raise ValueError(f"epochs must be at least 1, not {self.epochs}")
+        if not 0.0 <= self.start_weight < 1.0:
+            raise ValueError(f"start_weight must be in [0, 1), not {self.start_weight}")
         if self.margin_function not in ("adaptive", "constant"):
             raise ValueError(f"unknown margin {self.margin_function!r}: use adaptive or constant")
 

@@ -11,6 +11,7 @@ with the saved (float16) model after it, the figures the user decides on.
 
 from __future__ import annotations
 
+import copy
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -50,7 +51,8 @@ def recipe_for(spec: ev.TrainingSpec) -> Recipe:
     return Recipe(epochs=spec.epochs, classes_per_batch=spec.classes_per_batch, images_per_class=spec.images_per_class,
                   learning_rate=spec.learning_rate, warmup_epochs=warmup, decay_epochs=(max(1, round(0.75 * spec.epochs)),),
                   margin_function=spec.margin_function, triplet_weight=spec.triplet_weight, smoothed_ce_weight=spec.smoothed_ce_weight,
-                  adaptive_l2=spec.adaptive_l2, frozen_blocks=spec.frozen_blocks, seed=spec.seed, workers=0, device=spec.device)
+                  adaptive_l2=spec.adaptive_l2, frozen_blocks=spec.frozen_blocks, frozen_batchnorm=True, seed=spec.seed, workers=0,
+                  device=spec.device)
 
 
 def held_out_scores(model: EmbeddingNet, crops: Sequence[np.ndarray], samples: Sequence[Sample]) -> dict:
@@ -150,6 +152,24 @@ class JobSetup:
     split: Split
     held_out_crops: list[np.ndarray]
     before: dict
+    start_state: dict[str, torch.Tensor]  # the start model's weights, for averaging into what is saved
+
+
+def averaged_with_start(model: EmbeddingNet, start_state: dict[str, torch.Tensor], start_weight: float) -> EmbeddingNet:
+    """A copy of ``model`` whose floating-point weights and statistics are ``start_weight``·start + the rest·trained.
+
+    Weight-space averaging (WiSE-FT, Wortsman et al. 2022): fine-tuning moves the weights within one basin,
+    so the average is a model too, and it keeps most of the gain on the survey's animals while losing
+    less on the ones it has not confirmed. Integer buffers (batch counters) are the trained model's.
+    """
+    mixed = copy.deepcopy(model)
+    if start_weight == 0.0:
+        return mixed
+    state = mixed.state_dict()
+    for key, value in state.items():
+        if value.is_floating_point():
+            value.mul_(1.0 - start_weight).add_(start_state[key].to(value.device, value.dtype), alpha=start_weight)
+    return mixed
 
 
 def _samples_from(data: list[dict]) -> list[Sample]:
@@ -186,7 +206,8 @@ def prepare_job(spec: ev.TrainingSpec, job_id: str, emit: Emit, resume: bool, sa
     record.save(folder)
     if spec.input_size is not None:
         model.config = replace(model.config, input_height=int(spec.input_size[0]), input_width=int(spec.input_size[1]))
-    return JobSetup(project, record, folder, parent, parent_dir, device, model, split, held_out_crops, record.extra["before"])
+    start_state = {key: value.detach().clone() for key, value in model.state_dict().items()}
+    return JobSetup(project, record, folder, parent, parent_dir, device, model, split, held_out_crops, record.extra["before"], start_state)
 
 
 def run_steps(setup: JobSetup, task, recipe: Recipe, job_id: str, emit: Emit, should_stop: Callable[[], bool],
@@ -199,8 +220,9 @@ def run_steps(setup: JobSetup, task, recipe: Recipe, job_id: str, emit: Emit, sh
         if "validation" in record:
             emit(ev.Validation(job_id, record["epoch"], record["validation"], setup.before))
 
-    def validate(model: EmbeddingNet) -> dict:
-        return held_out_scores(model, setup.held_out_crops, setup.split.held_out)
+    def validate(model: EmbeddingNet) -> dict:  # the figures of what would be saved now, so the live plot ends at "after"
+        saved = averaged_with_start(model, setup.start_state, setup.record.spec.start_weight)
+        return held_out_scores(saved.eval(), setup.held_out_crops, setup.split.held_out)
 
     return run_loop(setup.model, task, recipe, setup.folder / ev.CHECKPOINT_FILE, setup.device, resume=resume, on_step=on_step,
                     on_epoch=on_epoch, validate=validate if setup.split.held_out else None, should_stop=should_stop)
@@ -214,7 +236,8 @@ def finish_job(setup: JobSetup, recipe: Recipe, state: LoopState, data: dict, jo
     data = {**data, "parent": setup.parent.id, "kind": spec.kind, "train": setup.split.summary()["train"],
             "held_out": setup.split.summary()["held_out"]}
     write_training_record(setup.folder, recipe, state_as_training(state), data)
-    bundle = save_model(setup.model.cpu(), setup.folder, name, calibration=parent_bundle.calibration,
+    averaged = averaged_with_start(setup.model, setup.start_state, spec.start_weight)
+    bundle = save_model(averaged.cpu(), setup.folder, name, calibration=parent_bundle.calibration,
                         extra={"training_data": {k: v for k, v in data.items() if k not in ("train", "held_out")}, "parent": setup.parent.id})
     emit(ev.Stage(job_id, "scoring the new model on held-out individuals", 0, len(setup.split.held_out)))
     saved, _ = load_model(setup.folder, setup.device)

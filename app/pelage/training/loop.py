@@ -22,7 +22,7 @@ from torch import nn
 from torch.utils.data import Sampler
 
 from pelage.reid.nets import EmbeddingNet
-from pelage.reid.train import Recipe, freeze, learning_rate_factor, make_optimizer
+from pelage.reid.train import Recipe, freeze, hold_batchnorm, learning_rate_factor, make_optimizer
 
 
 class Task(Protocol):
@@ -116,6 +116,8 @@ def run_loop(model: EmbeddingNet, task: Task, recipe: Recipe, checkpoint: Path, 
         model.train()
         for module in frozen:
             module.eval()
+        if recipe.frozen_batchnorm:
+            hold_batchnorm(model)
         started = time.perf_counter()
         tick = time.perf_counter()
         for images, labels in task.batches(state.step):
