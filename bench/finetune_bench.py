@@ -45,6 +45,9 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=4, help="at most this many photos per identity + flank (import costs ~1 s a photo)")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--learning-rate", type=float, default=None, help="default: the app's (TrainingSpec)")
+    parser.add_argument("--start-weight", type=float, default=None, help="share of the start model in the saved weights; default: the app's")
+    parser.add_argument("--frozen-blocks", type=int, default=None, help="default: the app's")
     parser.add_argument("--work", type=Path, default=Path("/tmp/pelage-finetune-bench"), help="scratch folder (the project is kept for reruns)")
     parser.add_argument("--unsupervised", action="store_true", help="also run unsupervised adaptation on the same project")
     args = parser.parse_args()
@@ -87,8 +90,12 @@ def main() -> None:
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     results = {}
     for device in devices:
+        recipe = {key: value for key, value in (("learning_rate", args.learning_rate), ("start_weight", args.start_weight),
+                                                ("frozen_blocks", args.frozen_blocks)) if value is not None}
         spec = ev.TrainingSpec(project_root=str(project_dir), epochs=args.epochs, device=device, threads=args.threads, held_out=held_out,
-                               parent=bundled_entry().id, name=f"bench-{device}")
+                               parent=bundled_entry().id, name=f"bench-{device}", **recipe)
+        shown = ("learning_rate", "start_weight", "frozen_blocks", "epochs")
+        print(f"{device}: {json.dumps({key: value for key, value in spec.to_dict().items() if key in shown})}")
         result, seconds, events = run_job(spec)
         if not isinstance(result, ev.Finished):
             print(f"{device}: {result}", file=sys.stderr)
