@@ -48,6 +48,7 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=None, help="default: the app's (TrainingSpec)")
     parser.add_argument("--start-weight", type=float, default=None, help="share of the start model in the saved weights; default: the app's")
     parser.add_argument("--frozen-blocks", type=int, default=None, help="default: the app's")
+    parser.add_argument("--seed", type=int, default=None, help="training seed (batches, augmentation); default: the app's")
     parser.add_argument("--work", type=Path, default=Path("/tmp/pelage-finetune-bench"), help="scratch folder (the project is kept for reruns)")
     parser.add_argument("--unsupervised", action="store_true", help="also run unsupervised adaptation on the same project")
     args = parser.parse_args()
@@ -91,10 +92,10 @@ def main() -> None:
     results = {}
     for device in devices:
         recipe = {key: value for key, value in (("learning_rate", args.learning_rate), ("start_weight", args.start_weight),
-                                                ("frozen_blocks", args.frozen_blocks)) if value is not None}
+                                                ("frozen_blocks", args.frozen_blocks), ("seed", args.seed)) if value is not None}
         spec = ev.TrainingSpec(project_root=str(project_dir), epochs=args.epochs, device=device, threads=args.threads, held_out=held_out,
                                parent=bundled_entry().id, name=f"bench-{device}", **recipe)
-        shown = ("learning_rate", "start_weight", "frozen_blocks", "epochs")
+        shown = ("learning_rate", "start_weight", "frozen_blocks", "epochs", "seed")
         print(f"{device}: {json.dumps({key: value for key, value in spec.to_dict().items() if key in shown})}")
         result, seconds, events = run_job(spec)
         if not isinstance(result, ev.Finished):

@@ -74,6 +74,21 @@ def test_figures_and_adopt_follow_the_verdict(qtbot, project_root):
     panel.handle_event(ev.Finished("job", "m-1", "/nowhere", {"before": before, "after": worse, "improved": False}))
     assert not panel.adopt_button.isEnabled() and "NOT better" in panel.status.text()
     assert panel.figures.item(0, 0).text() == "0.800" and panel.figures.item(0, 1).text() == "0.600"
+    assert [panel.figures.item(row, 2).text() for row in range(3)] == ["-0.200", "-0.250", "+0.000"]
     panel._kind = ev.FINETUNE
     panel.handle_event(ev.Finished("job", "m-2", "/nowhere", {"before": before, "after": worse, "improved": False}))
     assert panel.adopt_button.isEnabled() and panel.finished_model == "m-2"
+
+
+def test_the_map_scale_follows_the_figures_so_small_changes_show(qtbot, project_root):
+    from pelage.ui.training_panel import LivePlot
+
+    plot = LivePlot()
+    qtbot.addWidget(plot)
+    assert plot.map_range() == (0.0, 1.0)
+    plot.add_validation(1, 0.196, before=0.194)
+    plot.add_validation(2, 0.199, before=0.194)
+    low, high = plot.map_range()
+    assert low < 0.194 and high > 0.199 and high - low < 0.1  # a 0.005 gain spans a tenth of the plot or more
+    plot.add_validation(3, 0.99, before=0.194)
+    assert plot.map_range()[1] == 1.0

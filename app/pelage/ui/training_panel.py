@@ -60,6 +60,14 @@ class LivePlot(QWidget):
         self.before = before
         self.update()
 
+    def map_range(self) -> tuple[float, float]:
+        """The mAP scale: the figures with some room around them, so a change of 0.01 is visible (within 0–1)."""
+        values = [value for _, value in self.validation] + ([self.before] if self.before is not None else [])
+        if not values:
+            return 0.0, 1.0
+        room = max(0.02, 0.25 * (max(values) - min(values)))
+        return max(0.0, min(values) - room), min(1.0, max(values) + room)
+
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -78,14 +86,18 @@ class LivePlot(QWidget):
             painter.drawPolyline([point(i + 1, value, low, high) for i, value in enumerate(self.losses)])
             painter.drawText(2, area.top() + 10, f"{high:.2f}")
             painter.drawText(2, area.bottom(), f"{low:.2f}")
+        low, high = self.map_range()
         if self.before is not None:
             painter.setPen(QPen(QColor("#7f7f7f"), 1, Qt.PenStyle.DashLine))
-            painter.drawLine(point(0, self.before, 0, 1), point(span, self.before, 0, 1))
+            painter.drawLine(point(0, self.before, low, high), point(span, self.before, low, high))
         if self.validation:
             painter.setPen(QPen(QColor("#d62728"), 2))
-            points = [point(x, y, 0, 1) for x, y in self.validation]
+            points = [point(x, y, low, high) for x, y in self.validation]
             painter.drawPolyline(points) if len(points) > 1 else painter.drawEllipse(points[0], 3, 3)
-            painter.drawText(area.right() + 4, area.top() + 10, "mAP")
+        if self.validation or self.before is not None:
+            painter.setPen(QColor("#d62728"))
+            painter.drawText(area.right() + 2, area.top() + 10, f"{high:.2f}")
+            painter.drawText(area.right() + 2, area.bottom(), f"{low:.2f}")
         painter.setPen(self.palette().text().color())
         painter.drawText(area.left(), self.height() - 4, "loss (blue), held-out mAP (red; dashed: current model)")
         painter.end()
@@ -157,8 +169,8 @@ class TrainingPanel(QWidget):
         self.status = QLabel("Idle.")
         self.status.setWordWrap(True)
         self.plot = LivePlot()
-        self.figures = QTableWidget(len(FIGURES), 2)
-        self.figures.setHorizontalHeaderLabels(["current model", "new model"])
+        self.figures = QTableWidget(len(FIGURES), 3)
+        self.figures.setHorizontalHeaderLabels(["current model", "new model", "change"])
         self.figures.setVerticalHeaderLabels([label for _, label in FIGURES])
         self.figures.setMaximumHeight(120)
 
@@ -303,6 +315,13 @@ class TrainingPanel(QWidget):
             for column, figures in enumerate((before, after)):
                 value = figures.get(key)
                 self.figures.setItem(row, column, QTableWidgetItem("–" if value is None else f"{value:.3f}"))
+            change = QTableWidgetItem("–")
+            if before.get(key) is not None and after.get(key) is not None:
+                delta = after[key] - before[key]
+                change.setText(f"{delta:+.3f}")
+                if round(delta, 3) != 0:
+                    change.setForeground(QColor("#2ca02c" if delta > 0 else "#d62728"))
+            self.figures.setItem(row, 2, change)
 
     def _stop(self, message: str) -> None:
         self._timer.stop()
