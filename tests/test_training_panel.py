@@ -92,3 +92,19 @@ def test_the_map_scale_follows_the_figures_so_small_changes_show(qtbot, project_
     assert low < 0.194 and high > 0.199 and high - low < 0.1  # a 0.005 gain spans a tenth of the plot or more
     plot.add_validation(3, 0.99, before=0.194)
     assert plot.map_range()[1] == 1.0
+
+
+def test_each_start_model_says_where_it_came_from_and_how_it_scored():
+    from datetime import datetime
+
+    from pelage.training.registry import ModelEntry
+    from pelage.ui.training_panel import describe_model
+
+    bundled = ModelEntry("nyala-lite0-1", "nyala-lite0", "nyala-lite0", None, None, None, None, None, True, True)
+    assert "bundled with Pelage" in describe_model(bundled)
+    metrics = {"before": {"map": 0.194, "rank1": 0.151, "rank5": 0.421}, "after": {"map": 0.199, "rank1": 0.175, "rank5": 0.389}}
+    data = {"individuals": 199, "images": 641}
+    tuned = ModelEntry("ft-2", "my fine-tune", "models/ft", "nyala-lite0-1", datetime(2026, 11, 30, 4, 5), {}, data, metrics, False, False)
+    text = describe_model(tuned)
+    assert "fine-tuned from nyala-lite0-1 on 2026-11-30 04:05" in text and "199 individuals, 641 photos" in text
+    assert "mAP 0.194 → 0.199" in text and "rank-5 0.421 → 0.389" in text

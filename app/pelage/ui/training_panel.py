@@ -35,6 +35,22 @@ from pelage.training import events as ev
 FIGURES = (("map", "mAP"), ("rank1", "rank-1"), ("rank5", "rank-5"))
 
 
+def describe_model(entry) -> str:
+    """A registry entry in one tooltip: where it came from and its held-out figures, to choose a start model by."""
+    if entry.bundled or entry.parent is None:
+        return f"{entry.id}\nbundled with Pelage (see its model card)"
+    lines = [entry.id, f"fine-tuned from {entry.parent}" + (f" on {entry.created:%Y-%m-%d %H:%M}" if entry.created else "")]
+    data = entry.data or {}
+    if data.get("individuals"):
+        lines.append(f"trained on {data['individuals']} individuals, {data.get('images', '?')} photos")
+    metrics = entry.metrics or {}
+    before, after = metrics.get("before") or {}, metrics.get("after") or {}
+    figures = [f"{label} {before[key]:.3f} → {after[key]:.3f}" for key, label in FIGURES if key in before and key in after]
+    if figures:
+        lines.append("held out: " + ", ".join(figures))
+    return "\n".join(lines)
+
+
 class LivePlot(QWidget):
     """Training loss per step (left scale) and held-out mAP per epoch with the start model's as a dashed line (right scale)."""
 
@@ -200,6 +216,7 @@ class TrainingPanel(QWidget):
         for entry in entries:
             label = f"{entry.name}{'  (in use)' if entry.active else ''}"
             self.start_model.addItem(label, entry.id)
+            self.start_model.setItemData(self.start_model.count() - 1, describe_model(entry), Qt.ItemDataRole.ToolTipRole)
             if entry.active:
                 self.start_model.setCurrentIndex(self.start_model.count() - 1)
         self.resume_button.setEnabled(self.handle is None and bool(ev.resumable_jobs(self.project_root)))
