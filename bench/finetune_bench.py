@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=None, help="training seed (batches, augmentation); default: the app's")
     parser.add_argument("--work", type=Path, default=Path("/tmp/pelage-finetune-bench"), help="scratch folder (the project is kept for reruns)")
     parser.add_argument("--unsupervised", action="store_true", help="also run unsupervised adaptation on the same project")
+    parser.add_argument("--skip-finetune", action="store_true", help="with --unsupervised: run only the unsupervised adaptation")
     args = parser.parse_args()
     root = shared_dataset("nyala")
     if root is None:
@@ -88,7 +89,7 @@ def main() -> None:
     print(f"project: {len(trained)} training individual+flank units from {len({truth[i.members[0]][0] for i in trained})} identities "
           f"({sum(len(i.members) for i in trained)} photos); held out {len(held_out)} units", file=sys.stderr)
 
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    devices = [] if args.skip_finetune else ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     results = {}
     for device in devices:
         recipe = {key: value for key, value in (("learning_rate", args.learning_rate), ("start_weight", args.start_weight),
