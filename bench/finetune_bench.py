@@ -5,6 +5,10 @@ chain of confirmed matches per individual + flank. Training individuals are the 
 identities plus training identities (up to ``--identities``); the held-out individuals are the bundled
 model's *validation* identities, which neither model ever trained on. The job runs through the worker
 process with 2 CPU threads (and again on CUDA when there is a GPU). Prints figures; asserts nothing.
+
+``--tune`` is for choosing a recipe without looking at those figures: it holds out the bundled model's
+*calibration* identities instead (also never trained on by it), drops the validation identities' matches,
+and trains on the rest, so a recipe picked with ``--tune`` is reported on identities it was not picked on.
 """
 
 from __future__ import annotations
@@ -39,6 +43,22 @@ def run_job(spec) -> tuple[object, float, list]:
     return events[-1], time.perf_counter() - started, events
 
 
+def copy_keeping_matches(source: Path, target: Path, keep) -> Path:
+    """A copy of the project (without its trained models) whose confirmed matches are those ``keep(decision)`` accepts."""
+    import shutil
+
+    from pelage.store import open_project, transaction
+    from pelage.store.schema import Decision
+
+    if not target.is_dir():
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns("models"))
+        with open_project(target) as project, transaction(project.sessions) as session:
+            for decision in session.query(Decision).all():
+                if not keep(decision):
+                    session.delete(decision)
+    return target
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--identities", type=int, default=100, help="training identities (confirmed individuals' animals)")
@@ -52,6 +72,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/pelage-finetune-bench"), help="scratch folder (the project is kept for reruns)")
     parser.add_argument("--unsupervised", action="store_true", help="also run unsupervised adaptation on the same project")
     parser.add_argument("--skip-finetune", action="store_true", help="with --unsupervised: run only the unsupervised adaptation")
+    parser.add_argument("--tune", action="store_true",
+                        help="hold out the calibration identities and leave the validation ones out (for choosing a recipe)")
     args = parser.parse_args()
     root = shared_dataset("nyala")
     if root is None:
@@ -82,6 +104,11 @@ def main() -> None:
         (args.work / f"{project_dir.name}.truth.json").write_text(json.dumps({str(k): v for k, v in truth.items()}))
         print(f"imported {sum(len(v) for v in entities.values())} photos in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     truth = {int(k): tuple(v) for k, v in json.loads((args.work / f"{project_dir.name}.truth.json").read_text()).items()}
+    if args.tune:
+        with open_project(project_dir) as project, project.sessions() as session:
+            left_out = {m for ind in list_individuals(session) if truth[ind.members[0]][0] in held_ids for m in ind.members}
+        project_dir = copy_keeping_matches(project_dir, args.work / f"{project_dir.name}-tune", lambda d: d.a_id not in left_out)
+        held_ids = set(bundled["calibration"]["identities"])
     with open_project(project_dir) as project, project.sessions() as session:
         individuals = list_individuals(session)
     held_out = tuple(str(ind.id) for ind in individuals if truth[ind.members[0]][0] in held_ids)
@@ -112,19 +139,8 @@ def main() -> None:
         for name in ("before", "after"):
             print(f"  {name:<8}{m[name]['map']:>8.3f}{m[name]['rank1']:>8.3f}{m[name]['rank5']:>8.3f}")
     if args.unsupervised:
-        from pelage.store import transaction
-        from pelage.store.schema import Decision
-
-        adapt_dir = args.work / f"{project_dir.name}-unsupervised"
-        if not adapt_dir.is_dir():
-            import shutil
-
-            shutil.copytree(project_dir, adapt_dir, ignore=shutil.ignore_patterns("models"))
-            held_members = {m for ind in individuals if str(ind.id) in held_out for m in ind.members}
-            with open_project(adapt_dir) as project, transaction(project.sessions) as session:
-                for decision in session.query(Decision).all():
-                    if decision.a_id not in held_members:
-                        session.delete(decision)
+        held_members = {m for ind in individuals if str(ind.id) in held_out for m in ind.members}
+        adapt_dir = copy_keeping_matches(project_dir, args.work / f"{project_dir.name}-unsupervised", lambda d: d.a_id in held_members)
         spec = ev.TrainingSpec(project_root=str(adapt_dir), kind=ev.UNSUPERVISED, epochs=args.epochs, device="cpu", threads=args.threads,
                                parent=bundled_entry().id, name="bench-unsupervised")
         result, seconds, _ = run_job(spec)
@@ -135,7 +151,8 @@ def main() -> None:
                   f"rank-1 {m['before']['rank1']:.3f} -> {m['after']['rank1']:.3f}")
         else:
             print(f"unsupervised: {result}")
-    print_json("finetune_bench", {"identities": args.identities, "photos_per_unit": args.photos, "epochs": args.epochs, "results": results})
+    print_json("finetune_bench", {"tune": args.tune, "identities": args.identities, "photos_per_unit": args.photos, "epochs": args.epochs,
+                                  "results": results})
 
 
 if __name__ == "__main__":
