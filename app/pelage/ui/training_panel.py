@@ -9,6 +9,7 @@ only when those figures improved. Adopting embeds the project in another worker 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
@@ -32,10 +33,13 @@ from PySide6.QtWidgets import (
 
 from pelage.training import events as ev
 
+if TYPE_CHECKING:
+    from pelage.training.registry import ModelEntry
+
 FIGURES = (("map", "mAP"), ("rank1", "rank-1"), ("rank5", "rank-5"))
 
 
-def describe_model(entry) -> str:
+def describe_model(entry: ModelEntry) -> str:
     """A registry entry in one tooltip: where it came from and its held-out figures, to choose a start model by."""
     if entry.bundled or entry.parent is None:
         return f"{entry.id}\nbundled with Pelage (see its model card)"
