@@ -17,6 +17,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,10 @@ def run_job(spec) -> tuple[object, float, list]:
     return events[-1], time.perf_counter() - started, events
 
 
-def copy_keeping_matches(source: Path, target: Path, keep) -> Path:
+RECIPE_OPTIONS = ("learning_rate", "start_weight", "frozen_blocks", "seed")  # TrainingSpec fields the command line may override
+
+
+def copy_keeping_matches(source: Path, target: Path, keep: Callable[[object], bool]) -> Path:
     """A copy of the project (without its trained models) whose confirmed matches are those ``keep(decision)`` accepts."""
     import shutil
 
@@ -119,12 +123,10 @@ def main() -> None:
     devices = [] if args.skip_finetune else ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     results = {}
     for device in devices:
-        recipe = {key: value for key, value in (("learning_rate", args.learning_rate), ("start_weight", args.start_weight),
-                                                ("frozen_blocks", args.frozen_blocks), ("seed", args.seed)) if value is not None}
+        recipe = {key: getattr(args, key) for key in RECIPE_OPTIONS if getattr(args, key) is not None}
         spec = ev.TrainingSpec(project_root=str(project_dir), epochs=args.epochs, device=device, threads=args.threads, held_out=held_out,
                                parent=bundled_entry().id, name=f"bench-{device}", **recipe)
-        shown = ("learning_rate", "start_weight", "frozen_blocks", "epochs", "seed")
-        print(f"{device}: {json.dumps({key: value for key, value in spec.to_dict().items() if key in shown})}")
+        print(f"{device}: {json.dumps({key: getattr(spec, key) for key in ('epochs', *RECIPE_OPTIONS)})}")
         result, seconds, events = run_job(spec)
         if not isinstance(result, ev.Finished):
             print(f"{device}: {result}", file=sys.stderr)

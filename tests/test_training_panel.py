@@ -80,7 +80,7 @@ def test_figures_and_adopt_follow_the_verdict(qtbot, project_root):
     assert panel.adopt_button.isEnabled() and panel.finished_model == "m-2"
 
 
-def test_the_map_scale_follows_the_figures_so_small_changes_show(qtbot, project_root):
+def test_the_map_scale_follows_the_figures_so_small_changes_show(qtbot):
     from pelage.ui.training_panel import LivePlot
 
     plot = LivePlot()
