@@ -31,7 +31,7 @@ demo: setup
 test: setup
 	$(BIN)/ruff check app tests bench
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -rs
 
 bench: setup
 	$(BIN)/python bench/import_bench.py
