@@ -74,7 +74,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     work = args.work or Path(tempfile.mkdtemp(prefix="pelage-shots-"))
 
-    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
     from pelage.review.actions import decide
@@ -90,7 +90,7 @@ def main() -> None:
 
     root = build_project(work, args.project)
     app = create_application([sys.argv[0]])
-    window = MainWindow(QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat))
+    window = MainWindow(work / "settings.json")
     window.resize(*SIZE)
     window.show()
     window.activateWindow()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QTimer
 from sqlalchemy import func, select
 
 from pelage.store import open_project
@@ -23,7 +23,7 @@ from tests.ui_helpers import activate, leopard_survey, settle
 @pytest.fixture
 def window(qtbot, tmp_path, user_home):
     create_application()
-    window = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    window = MainWindow(tmp_path / "settings.json")
     qtbot.addWidget(window)
     activate(window, qtbot)
     yield window
@@ -100,8 +100,8 @@ def test_new_project_import_cancel_resume_identify_and_review(window, tmp_path, 
 
 def test_settings_are_kept_between_runs(qtbot, tmp_path):
     create_application()
-    ini = tmp_path / "settings.ini"
-    first = MainWindow(QSettings(str(ini), QSettings.Format.IniFormat))
+    ini = tmp_path / "settings.json"
+    first = MainWindow(ini)
     qtbot.addWidget(first)
     assert first.settings == AppSettings()
     dialog = SettingsDialog(first.settings, first)
@@ -114,12 +114,12 @@ def test_settings_are_kept_between_runs(qtbot, tmp_path):
     first.apply_settings(dialog.values())
     first.close()
 
-    second = MainWindow(QSettings(str(ini), QSettings.Format.IniFormat))
+    second = MainWindow(ini)
     qtbot.addWidget(second)
     expected = AppSettings(detector="yolo", detector_weights="/models/md_v5a.0.0.pt", confidence=0.35, device="cuda",
                            same_flank_only=False, threads=3)
     assert second.settings == expected
-    assert load_settings(QSettings(str(ini), QSettings.Format.IniFormat)) == expected
+    assert load_settings(ini).settings == expected
     second.close()
 
 

@@ -35,7 +35,7 @@ def template(tmp_path_factory, installed_u2netp):
 def test_decisions_survive_sigkill_during_review(template, tmp_path):
     root = copy_project(template, tmp_path / "project")
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "tests.ui_helpers", "review", str(root), str(tmp_path / "settings.ini")],
+    process = subprocess.Popen([sys.executable, "-m", "tests.ui_helpers", "review", str(root), str(tmp_path / "settings.json")],
                                cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     reported = []
     try:

@@ -7,7 +7,7 @@ is committed, and the candidates on screen must never include a pair the decisio
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from sqlalchemy import select
 
 from pelage.review.graph import DecisionGraph, active_decisions
@@ -32,7 +32,7 @@ def project_root(template, tmp_path):
 @pytest.fixture
 def window(qtbot, tmp_path, project_root):
     create_application()
-    window = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    window = MainWindow(tmp_path / "settings.json")
     qtbot.addWidget(window)
     window.resize(1400, 860)
     activate(window, qtbot)

@@ -101,7 +101,7 @@ def settle(window, qtbot, timeout: int = 30000) -> None:
 def _review_until_killed(project: Path, settings_file: Path) -> None:
     """Open the window on ``project`` and answer candidates from the keyboard forever: match the first,
     reject the next, and so on. Each decision is printed (JSON) only once the store holds it."""
-    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
@@ -109,7 +109,7 @@ def _review_until_killed(project: Path, settings_file: Path) -> None:
     from pelage.ui.main_window import MainWindow
 
     app = create_application()
-    window = MainWindow(QSettings(str(settings_file), QSettings.Format.IniFormat))
+    window = MainWindow(settings_file)
     window.show()
     window.activateWindow()
     window.windowHandle().requestActivate()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from pelage.ui.main_window import MainWindow
@@ -21,8 +20,8 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def create_window(project: Path | None = None, settings_store: QSettings | None = None) -> MainWindow:
-    window = MainWindow(settings_store)
+def create_window(project: Path | None = None, settings_path: Path | None = None) -> MainWindow:
+    window = MainWindow(settings_path)
     if project is not None:
         window.open_project_folder(Path(project), create=False)
     return window

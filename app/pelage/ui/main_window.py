@@ -11,7 +11,7 @@ import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -32,7 +32,7 @@ from pelage.ui.individuals_view import IndividualsView
 from pelage.ui.overlays import FullResolutionDialog, HelpOverlay
 from pelage.ui.resources import icon_path
 from pelage.ui.review_view import ReviewView
-from pelage.ui.settings import AppSettings, default_store, load_settings, save_settings
+from pelage.ui.settings import AppSettings, default_settings_path, load_settings, save_settings
 from pelage.ui.settings_dialog import SettingsDialog
 from pelage.ui.tasks import ImportOutcome, embed_task
 from pelage.ui.workers import JobQueue, Progress, TaskRunner
@@ -80,15 +80,17 @@ class MainWindow(QMainWindow):
     session_ready = Signal(object)  # ReviewSession | None, after a project was (re)loaded
     task_finished = Signal(str, object)  # task name, result (None after a failure)
 
-    def __init__(self, settings_store: QSettings | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, settings_path: Path | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(APP_TITLE)
         icon = icon_path()
         if icon is not None:
             self.setWindowIcon(QIcon(str(icon)))
         self.resize(1440, 900)
-        self.settings_store = settings_store or default_store()
-        self.settings = load_settings(self.settings_store)
+        self.settings_path = settings_path or default_settings_path()
+        loaded = load_settings(self.settings_path)
+        self.settings = loaded.settings
+        self.settings_problems = loaded.problems
         self.project: Project | None = None
         self.session: ReviewSession | None = None
         self.task: TaskRunner | None = None
@@ -130,6 +132,9 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_menus()
         self._update_title()
+        if self.settings_problems:  # told once, in plain words; the file is set aside before it is next written
+            more = len(self.settings_problems) - 1
+            self.show_status(self.settings_problems[0] + (f" (and {more} more)" if more else ""))
 
     # -- chrome ----------------------------------------------------------------------------------
     def _build_status_bar(self) -> None:
@@ -254,7 +259,7 @@ class MainWindow(QMainWindow):
         self.close_project()
         self.project = project
         self.settings.remember_project(str(project.root))
-        save_settings(self.settings_store, self.settings)
+        save_settings(self.settings_path, self.settings)
         self._fill_recent()
         self._update_title()
         self.show_status(f"Opened {project.root}")
@@ -411,7 +416,7 @@ class MainWindow(QMainWindow):
     def apply_settings(self, settings: AppSettings) -> None:
         reload = (settings.model, settings.same_flank_only) != (self.settings.model, self.settings.same_flank_only)
         self.settings = settings
-        save_settings(self.settings_store, settings)
+        save_settings(self.settings_path, settings)
         self.show_status("Settings saved.")
         if reload:
             self.reload_session()
@@ -478,5 +483,5 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.close_project()
         self.queue.stop()
-        save_settings(self.settings_store, self.settings)
+        save_settings(self.settings_path, self.settings)
         super().closeEvent(event)

@@ -1,14 +1,20 @@
-"""The application's settings: a dataclass, stored with QSettings between runs.
+"""The application's settings: a dataclass, kept in a JSON file between runs.
 
 Settings belong to the user, not to a project (a project folder may move between laptops with
-different GPUs), so they live in the platform's settings store; tests point QSettings at an INI file.
+different GPUs), so they live in the user's config folder; tests point the window at a file of their
+own. JSON and not QSettings: PySide's QSettings unpickles any value stored as a Python object, so a
+settings file copied from someone else could run code when read. A file that cannot be read is never
+lost either: the defaults are used, the user is told, and the file is set aside before a new one is written.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
-from PySide6.QtCore import QSettings
+import platformdirs
 
 DETECTORS = ("auto", "saliency", "yolo")
 DEVICES = ("cpu", "cuda")
@@ -31,42 +37,82 @@ class AppSettings:
         self.recent_projects = [path, *(p for p in self.recent_projects if p != path)][:MAX_RECENT]
 
 
-def _coerce(value, default):
-    """QSettings hands INI values back as strings; turn them into the field's type."""
+SETTINGS_FILE = "settings.json"
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    settings: AppSettings
+    problems: list[str]  # what could not be used from the file, in plain words (empty when all was well)
+
+
+def _coerce(value: object, default: object) -> object:
+    """``value`` as the type of ``default``; TypeError when it is not that kind of value."""
     if isinstance(default, bool):
-        return value if isinstance(value, bool) else str(value).lower() in ("true", "1", "yes")
-    if isinstance(default, int):
-        return int(value)
-    if isinstance(default, float):
-        return float(value)
-    if isinstance(default, list):
-        if value in (None, ""):
-            return []
-        return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
-    return str(value)
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(default, list):
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return list(value)
+    elif isinstance(value, str):
+        return value
+    raise TypeError(f"expected {type(default).__name__}, found {type(value).__name__}")
 
 
-def load_settings(store: QSettings) -> AppSettings:
+def load_settings(path: Path) -> LoadedSettings:
+    """The settings in ``path``; defaults (and a note of why) for whatever is missing, unreadable or of the wrong type."""
     settings = AppSettings()
+    if not path.is_file():
+        return LoadedSettings(settings, [])
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return LoadedSettings(settings, [f"{path} could not be read ({exc}); using the default settings"])
+    if not isinstance(data, dict):
+        return LoadedSettings(settings, [f"{path} does not hold settings (a JSON object); using the default settings"])
+    problems = []
     for spec in fields(AppSettings):
-        default = getattr(settings, spec.name)
-        if store.contains(spec.name):
+        if spec.name in data:
             try:
-                setattr(settings, spec.name, _coerce(store.value(spec.name), default))
-            except (TypeError, ValueError):
-                pass  # a hand-edited or foreign value: keep the default rather than refuse to start
+                setattr(settings, spec.name, _coerce(data[spec.name], getattr(settings, spec.name)))
+            except TypeError as exc:
+                problems.append(f"setting {spec.name!r} in {path}: {exc}; using the default")
     if settings.detector not in DETECTORS:
+        problems.append(f"setting 'detector' in {path}: {settings.detector!r} is not one of {', '.join(DETECTORS)}; using auto")
         settings.detector = "auto"
     if settings.device not in DEVICES:
+        problems.append(f"setting 'device' in {path}: {settings.device!r} is not one of {', '.join(DEVICES)}; using cpu")
         settings.device = "cpu"
-    return settings
+    return LoadedSettings(settings, problems)
 
 
-def save_settings(store: QSettings, settings: AppSettings) -> None:
-    for name, value in asdict(settings).items():
-        store.setValue(name, value)
-    store.sync()
+def _set_aside_if_unreadable(path: Path) -> None:
+    """Keep a settings file we cannot read (hand-edited, from a newer Pelage) as ``settings.json.unreadable[-N]``."""
+    try:
+        if not path.is_file() or isinstance(json.loads(path.read_text(encoding="utf-8")), dict):
+            return
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        pass
+    target, n = path.with_name(path.name + ".unreadable"), 1
+    while target.exists():
+        target, n = path.with_name(f"{path.name}.unreadable-{n}"), n + 1
+    path.rename(target)
 
 
-def default_store() -> QSettings:
-    return QSettings("Pelage", "Pelage")
+def save_settings(path: Path, settings: AppSettings) -> None:
+    """Write atomically (a crash leaves the old file or the new one), never over a file we could not read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _set_aside_if_unreadable(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(asdict(settings), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def default_settings_path() -> Path:
+    return platformdirs.user_config_path("pelage", appauthor=False) / SETTINGS_FILE
