@@ -15,6 +15,7 @@ import click
 from tqdm import tqdm
 
 from pelage import __version__
+from pelage.cli.crash import report_crash
 from pelage.cli.export import COMMANDS as EXPORT_COMMANDS
 from pelage.cli.identify import COMMANDS as IDENTIFY_COMMANDS
 from pelage.cli.review import COMMANDS as REVIEW_COMMANDS
@@ -23,20 +24,32 @@ from pelage.ingest import (
     DetectorConfig,
     ImageReadError,
     ImportOptions,
+    ImportSummary,
     SurveyImportError,
     add_user_box,
     build_pipeline,
+    check_survey_root,
+    resolve_detector,
     run_import,
 )
-from pelage.ingest.saliency import ModelMissingError
+from pelage.ingest.naming import compile_user_pattern
+from pelage.ingest.saliency import ModelMissingError, check_model_file
 from pelage.paths import resolve_user_paths
 from pelage.reid.errors import ModelFolderError
 from pelage.store import ProjectError, SchemaError, TimeSource, open_project
 from pelage.store.queries import list_animals, list_failures, project_counts
 from pelage.ui.command import COMMANDS as GUI_COMMANDS
-from pelage.weights import KNOWN_WEIGHTS, ChecksumError, download_weights, install_u2netp, installed_detector_weights
+from pelage.weights import (
+    KNOWN_WEIGHTS,
+    WeightsError,
+    WeightsState,
+    download_weights,
+    install_u2netp,
+    installed_u2netp,
+    installed_weights,
+)
 
-USER_ERRORS = (ProjectError, ModelFolderError, SchemaError, SurveyImportError, ModelMissingError, ChecksumError, ImageReadError,
+USER_ERRORS = (ProjectError, ModelFolderError, SchemaError, SurveyImportError, ModelMissingError, WeightsError, ImageReadError,
                FileNotFoundError, ValueError)
 
 
@@ -74,52 +87,85 @@ def cli() -> None:
               help="Where capture times come from, first match wins (filename, exif, file_time).")
 @click.option("--retry-failed", is_flag=True, help="Try again the images that failed in an earlier run.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for the models (default: all).")
+@click.option("--no-wait", is_flag=True, help="Stop at once if another import into this project is running (default: wait for it).")
+@click.option("--strict", is_flag=True, help="Exit with status 1 when any file failed (for scripts); the import itself still goes on.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def import_command(survey_dir: Path, project_dir: Path, database: str | None, survey_name: str | None,
                    pattern: str | None, detector: str, detector_weights: Path | None, confidence: float,
                    device: str, no_background_removal: bool, time_priority: str, retry_failed: bool, threads: int | None,
-                   as_json: bool) -> None:
-    """Import a survey folder of camera-trap images into a project (incremental and resumable)."""
+                   no_wait: bool, strict: bool, as_json: bool) -> None:
+    """Import a survey folder of camera-trap images into a project (incremental and resumable).
+
+    Images already imported are skipped, and their cached crops rebuilt if any went missing. Files that fail
+    are recorded with their reason (`pelage info`) and the import goes on; the exit status is 0 unless --strict.
+    """
     user_paths = resolve_user_paths()
+    # Everything that can be refused is checked before the project is created or opened.
+    survey_root = check_survey_root(survey_dir)
+    compile_user_pattern(pattern)
+    options = ImportOptions(pattern=pattern, survey_name=survey_name, retry_failed=retry_failed,
+                            time_priority=_parse_time_priority(time_priority), wait=not no_wait)
+    config = resolve_detector(DetectorConfig(name=detector, weights=detector_weights, confidence=confidence, device=device),
+                              user_paths.models, warn=_warn)
+    check_model_file(user_paths.rembg_home)
     with open_project(project_dir, create=True, database_url=database) as project:
-        factory = partial(
-            build_pipeline, user_paths, project.artefacts,
-            DetectorConfig(name=detector, weights=detector_weights, confidence=confidence, device=device),
-            remove_background=not no_background_removal, threads=threads,
-        )
-        options = ImportOptions(pattern=pattern, survey_name=survey_name, retry_failed=retry_failed,
-                                time_priority=_parse_time_priority(time_priority))
-        events = run_import(project, survey_dir, factory, options)
-        bar = tqdm(total=None, unit="img", desc="Importing", disable=None, file=sys.stderr)
-        try:
-            while True:
-                try:
-                    event = next(events)
-                except StopIteration as stop:
-                    summary = stop.value
-                    break
-                bar.total = event.total
-                bar.update(1)
-                if event.outcome == "failed":
-                    bar.write(f"  failed: {event.path}: {event.message}", file=sys.stderr)
-        finally:
-            bar.close()
-        counts = project_counts(project.sessions())
+        factory = partial(build_pipeline, user_paths, project.artefacts, config,
+                          remove_background=not no_background_removal, threads=threads)
+        summary = _run_with_progress(run_import(project, survey_root, factory, options))
+        with project.sessions() as session:
+            counts = project_counts(session)
     if as_json:
         _echo_json({**summary.as_dict(), "project": counts})
-        return
+    else:
+        _print_import_summary(summary, counts, project.root)
+    if strict and (summary.failed or summary.unrepaired):
+        sys.exit(1)
+
+
+def _warn(message: str) -> None:
+    click.echo(f"pelage: warning: {message}", err=True)
+
+
+def _run_with_progress(events) -> ImportSummary:
+    """Drive an import, with a progress bar on a terminal and each failure on stderr as it happens."""
+    bar = tqdm(total=None, unit="img", desc="Importing", disable=None, file=sys.stderr)
+    try:
+        while True:
+            try:
+                event = next(events)
+            except StopIteration as stop:
+                return stop.value
+            if event.outcome == "waiting":
+                bar.write(event.message, file=sys.stderr)
+                continue
+            bar.total = event.total
+            bar.update(1)
+            if event.outcome == "failed":
+                bar.write(f"  failed: {event.path}: {event.message}", file=sys.stderr)
+    finally:
+        bar.close()
+
+
+def _print_import_summary(summary: ImportSummary, counts: dict[str, int], project_root: Path) -> None:
+    """The summary; its last line is always the number of failures, for people and scripts alike."""
     rate = summary.imported / summary.seconds if summary.seconds else 0.0
-    click.echo(f"Survey {summary.survey!r}: {summary.images_found} image files found")
+    unreadable = f", {summary.unreadable_folders} folders that cannot be read" if summary.unreadable_folders else ""
+    click.echo(f"Survey {summary.survey!r}: {summary.images_found} image files found{unreadable}")
     click.echo(f"  imported now:      {summary.imported} ({summary.detections} detections)")
     click.echo(f"  already imported:  {summary.already_imported}")
+    if summary.repaired:
+        click.echo(f"  missing crops rebuilt for: {summary.repaired} images")
     click.echo(f"  duplicates:        {summary.duplicates}")
-    click.echo(f"  failed:            {summary.failed}")
     if summary.other_files:
         shown = ", ".join(summary.other_files[:5]) + (" …" if len(summary.other_files) > 5 else "")
         click.echo(f"  not images, left alone: {len(summary.other_files)} ({shown})")
     click.echo(f"Project now holds {counts['images']} images, {counts['stations']} stations, "
                f"{counts['cameras']} cameras, {counts['detections']} detections, {counts['failures']} failures.")
     click.echo(f"Took {summary.seconds:.1f} s ({rate:.2f} new images/s).")
+    failed = summary.failed + len(summary.unrepaired)
+    where = f" (listed with their reasons by `pelage info {project_root}`)" if summary.failed else ""
+    unrepaired = f", {len(summary.unrepaired)} of them images whose missing crops cannot be rebuilt" if summary.unrepaired else ""
+    click.echo(f"Failed: {failed}{unrepaired}{where}")
 
 
 @cli.command()
@@ -208,11 +254,17 @@ def models_list(project_dir: Path | None, as_json: bool) -> None:
     if as_json:
         raise click.UsageError("--json needs a PROJECT")
     user_paths = resolve_user_paths()
-    u2netp = user_paths.rembg_home / "u2netp.onnx"
-    click.echo(f"u2netp (background removal, offline detector): {'installed' if u2netp.is_file() else 'missing'}  {u2netp}")
-    weights = installed_detector_weights(user_paths.models)
+    u2netp = installed_u2netp(user_paths.rembg_home)
+    click.echo(f"u2netp (background removal, offline detector): {_state_text(u2netp.state, 'u2netp')}  {u2netp.path}")
     spec = KNOWN_WEIGHTS["megadetector"]
-    click.echo(f"megadetector ({spec.description}): {'installed' if weights else 'not installed'}")
+    detector = installed_weights(spec, user_paths.models)
+    click.echo(f"megadetector ({spec.description}): {_state_text(detector.state, spec.name)}  {detector.path}")
+
+
+def _state_text(state: WeightsState, name: str) -> str:
+    if state == WeightsState.DAMAGED:
+        return f"damaged (checksum mismatch; reinstall with `pelage models install {name}`)"
+    return state.value
 
 
 @models.command("use")
@@ -258,3 +310,6 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted; everything finished so far is saved. Run the same command again to carry on.", err=True)
         sys.exit(130)
+    except Exception as exc:  # the last resort: one line and a crash log, never a traceback on the user's terminal
+        click.echo(report_crash(exc), err=True)
+        sys.exit(1)

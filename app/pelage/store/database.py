@@ -7,6 +7,7 @@ an older project is upgraded in place and a newer one is refused with the fix sp
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -17,12 +18,13 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
 
+from pelage.store.errors import DamagedDatabaseError, SchemaError, unversioned_schema_error
 
-class SchemaError(RuntimeError):
-    """The database holds a schema this version of Pelage does not know."""
+SERVER_CONNECT_TIMEOUT_S = 10  # an unreachable host answers in seconds, not after the system's TCP timeout of minutes
 
 
 def sqlite_url(path: Path) -> str:
@@ -40,12 +42,24 @@ def _set_sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _report_damage(context: ExceptionContext) -> None:
+    """Damage the preflight could not see (a big file is not read page by page) still ends as one clear message."""
+    error = context.original_exception
+    if isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.OperationalError):
+        name = getattr(error, "sqlite_errorname", "")
+        if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in str(error) or "not a database" in str(error):
+            path = context.engine.url.database if context.engine is not None else "project.sqlite"
+            raise DamagedDatabaseError(path or "project.sqlite", str(error)) from error
+
+
 def create_db_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _set_sqlite_pragmas)
+        event.listen(engine, "handle_error", _report_damage)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    connect_args = {"connect_timeout": SERVER_CONNECT_TIMEOUT_S} if url.startswith("postgresql") else {}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -72,6 +86,11 @@ def _is_known(scripts: ScriptDirectory, revision: str) -> bool:
         return False
 
 
+def _has_tables(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        return bool(set(inspect(connection).get_table_names()) - {"alembic_version"})
+
+
 def upgrade_schema(engine: Engine) -> None:
     """Bring the database to the newest schema; refuse a database made by a newer Pelage."""
     config = alembic_config(engine)
@@ -83,6 +102,8 @@ def upgrade_schema(engine: Engine) -> None:
             f"revision {current!r}, which this version of Pelage does not know. It was probably "
             "written by a newer Pelage: upgrade Pelage (pip install -U pelage) to open it."
         )
+    if current is None and _has_tables(engine):
+        raise unversioned_schema_error(engine.url.render_as_string(hide_password=True))
     if current != scripts.get_current_head():
         command.upgrade(config, "head")
 
