@@ -165,12 +165,14 @@ def test_exports_are_deterministic_and_never_overwrite(sqlite_project, tmp_path)
         _export(sqlite_project, format_name, second)
         assert {p.name: p.read_bytes() for p in first.iterdir()} == {p.name: p.read_bytes() for p in second.iterdir()}
     target = tmp_path / "secr-1"
-    (target / "notes.txt").write_text("mine")
-    with pytest.raises(ExportError, match="already exists"):
+    with pytest.raises(ExportError, match="already exists.*--force"):
         _export(sqlite_project, "secr", target)
+    _export(sqlite_project, "mark", target, force=True)  # an earlier export is replaced, file set and all
+    assert sorted(p.name for p in target.iterdir()) == ["captures.inp", "pelage-export.json"]
+    (target / "notes.txt").write_text("mine")
+    with pytest.raises(ExportError, match="also notes.txt, which it did not write"):
+        _export(sqlite_project, "secr", target, force=True)
     assert (target / "notes.txt").read_text() == "mine"
-    _export(sqlite_project, "secr", target, force=True)
-    assert not (target / "notes.txt").exists() and (target / "traps.txt").is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no scratch folder left behind
 
 

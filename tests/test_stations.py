@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from pelage.export.stations import (
@@ -15,6 +17,7 @@ from pelage.export.stations import (
     parse_station_table,
     save_stations,
     station_table_text,
+    years_after,
 )
 from pelage.store import open_project, transaction
 from pelage.store.schema import Station, StationOutage
@@ -107,3 +110,86 @@ def test_written_table_imports_back_unchanged():
     assert text.splitlines()[0] == "station,x,y,setup,retrieval,crs,lat,lon,problem1_from,problem1_to"
     assert text.splitlines()[1] == "A,1,2,2024-03-02,2024-03-08,,,,,"
     assert sorted(parse_station_table(text), key=lambda s: s.name) == sorted(stations, key=lambda s: s.name)
+
+
+@pytest.mark.parametrize("setup, retrieval, message", [
+    ("1900-03-01", "2024-03-06", "line 2: station 'ST01' runs from 1900-03-01 to 2024-03-06, more than 5 years; fix the mistyped"),
+    ("2024-03-01", "2999-03-06", "line 2: station 'ST01' runs from 2024-03-01 to 2999-03-06, more than 5 years"),
+    ("2024-03-06", "2024-03-01", "line 2: station 'ST01' is retrieved (2024-03-01) before it is set up (2024-03-06); fix one"),
+])
+def test_absurd_dates_are_refused_naming_the_row(setup, retrieval, message):
+    with pytest.raises(StationTableError) as caught:
+        parse_station_table(f"{HEADER}\nST01,1,2,{setup},{retrieval}\n", source="stations.csv")
+    assert message in str(caught.value)
+
+
+def test_five_years_is_the_longest_deployment():
+    assert parse_station_table(f"{HEADER}\nST01,1,2,2020-02-29,2025-02-28\n")[0].retrieval == date(2025, 2, 28)
+    with pytest.raises(StationTableError, match="more than 5 years"):
+        parse_station_table(f"{HEADER}\nST01,1,2,2020-02-29,2025-03-01\n")
+    assert years_after(date(9998, 1, 1), 5) == date.max
+
+
+# ---------------------------------------------------------------- properties of the parser
+
+_names = st.one_of(
+    st.sampled_from(["+ST1", '=HYPERLINK("http://x","y")', "-5", "@cam", "a,b", 'q"uote', "ST 01", "ST;02"]),
+    st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12).map(str.strip).filter(
+        lambda name: name and not name.startswith("'")),  # a leading ' before = + - @ is read as the spreadsheet guard
+)
+_metres = st.integers(-10**10, 10**10).map(lambda n: n / 1000)
+
+
+@st.composite
+def _stations(draw, name: str) -> StationInfo:
+    setup = draw(st.dates(date(1995, 1, 1), date(2035, 12, 31)))
+    days = draw(st.integers(0, 5 * 365))
+    cuts = sorted(draw(st.sets(st.integers(0, days), max_size=6)))
+    outages = tuple((setup + timedelta(a), setup + timedelta(b)) for a, b in zip(cuts[::2], cuts[1::2], strict=False))
+    lat_lon = draw(st.none() | st.tuples(st.integers(-90 * 10**6, 90 * 10**6), st.integers(-180 * 10**6, 180 * 10**6)))
+    lat, lon = (None, None) if lat_lon is None else (lat_lon[0] / 10**6, lat_lon[1] / 10**6)
+    crs = draw(st.none() | st.from_regex(r"EPSG:[0-9]{4,5}", fullmatch=True))
+    return StationInfo(name, draw(_metres), draw(_metres), setup, setup + timedelta(days), crs, lat, lon, outages)
+
+
+_tables = st.lists(_names, min_size=1, max_size=6, unique=True).flatmap(lambda names: st.tuples(*(_stations(n) for n in names)))
+
+
+@given(_tables)
+@settings(max_examples=150, deadline=None)
+def test_any_valid_table_reads_back_as_written(stations):
+    """Names with commas, quotes, formulas (=, +, -, @) or any script; outages; with or without lat/lon."""
+    assert parse_station_table(station_table_text(stations)) == sorted(stations, key=lambda s: s.name)
+
+
+@pytest.fixture(scope="module")
+def empty_project(tmp_path_factory):
+    with open_project(tmp_path_factory.mktemp("stations") / "project", create=True) as project:
+        yield project
+
+
+@given(_tables)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_valid_table_imports_into_a_project_as_written(empty_project, stations):
+    with empty_project.sessions() as session:
+        save_stations(session, parse_station_table(station_table_text(stations)), add_new=True)
+        assert load_stations(session) == sorted(stations, key=lambda s: s.name)
+        session.rollback()
+
+
+_cells = st.one_of(st.text(max_size=12), st.sampled_from(["", "2024-03-01", "1900-01-01", "2999-12-31", "nan", "inf", "-1e400",
+                                                          "1e400", "0", '"', "'=x", "2024-02-30", "..", ";"]))
+_rows = st.lists(st.lists(_cells, min_size=0, max_size=12).map(",".join), max_size=5).map("\n".join)
+_headers = st.sampled_from([HEADER, f"{HEADER},crs,lat,lon", f"{HEADER},problem1_from,problem1_to", f"{HEADER},problem2_to",
+                            "station;x;y;setup;retrieval", "station\tx\ty\tsetup\tretrieval"])
+
+
+@given(st.one_of(st.tuples(_headers, _rows).map("\n".join), st.text(max_size=200)))
+@settings(max_examples=300, deadline=None)
+def test_garbage_gets_a_station_table_error_and_nothing_else(text):
+    try:
+        stations = parse_station_table(text, source="stations.csv")
+    except StationTableError as exc:
+        assert str(exc).startswith("stations.csv")
+    else:
+        assert stations and all(s.has_dates and s.retrieval >= s.setup for s in stations)

@@ -7,7 +7,6 @@ offset, contributor…) and then from the built-in defaults.
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 
 import click
@@ -63,7 +62,7 @@ def stations_command(project_dir: Path, table: Path | None, add_new: bool, write
 @click.option("--format", "format_name", required=True,
               type=click.Choice(["individuals", "occasions", "secr", "camtrapr", "mark", "camtrapdp"]), help="What to write.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder to create for the files.")
-@click.option("--force", is_flag=True, help="Replace the --out folder if it exists.")
+@click.option("--force", is_flag=True, help="Replace the --out folder if it holds an earlier Pelage export (and nothing else).")
 @click.option("--species", default=None, help="Species name written into the files (default: export-settings.json, else 'unknown').")
 @click.option("--flanks", type=click.Choice(["linked", "separate", "left", "right"]), default=None,
               help="linked: an individual's two flanks are one animal; separate: each flank is its own entity; left/right: one side only.")
@@ -77,10 +76,13 @@ def stations_command(project_dir: Path, table: Path | None, add_new: bool, write
 @click.option("--sampling-design", default=None,
               type=click.Choice(["simpleRandom", "systematicRandom", "clusteredRandom", "experimental", "targeted", "opportunistic"]),
               help="Camtrap DP project.samplingDesign (default targeted).")
+@click.option("--max-span-years", type=click.IntRange(1), default=None,
+              help="Refuse occasions spanning more years than this, a sign of mistyped dates (default 5).")
 @click.option("--json", "as_json", is_flag=True, help="Print the export's manifest as JSON.")
 def export_command(project_dir: Path, format_name: str, out_dir: Path, force: bool, species: str | None, flanks: str | None,
                    occasion_days: int | None, start, independence_minutes: float | None, session_per_survey: bool | None,
-                   utc_offset: str | None, contributor: str | None, sampling_design: str | None, as_json: bool) -> None:
+                   utc_offset: str | None, contributor: str | None, sampling_design: str | None, max_span_years: int | None,
+                   as_json: bool) -> None:
     """Write individuals, capture histories (occasions, secr, camtrapR, MARK) or a Camtrap DP package."""
     from pelage.export import ExportOptions, export_project, load_export_settings
     from pelage.store import open_project
@@ -89,11 +91,8 @@ def export_command(project_dir: Path, format_name: str, out_dir: Path, force: bo
         saved = load_export_settings(project.root)
         given = {"species": species, "flanks": flanks, "occasion_days": occasion_days, "start": start.date() if start else None,
                  "independence_minutes": independence_minutes, "session_per_survey": session_per_survey, "utc_offset": utc_offset,
-                 "contributor": contributor, "sampling_design": sampling_design}
-        values = {key: value for key, value in saved.items() if key in given and value is not None}
-        if isinstance(values.get("start"), str):
-            values["start"] = date.fromisoformat(values["start"])
-        values.update({key: value for key, value in given.items() if value is not None})
+                 "contributor": contributor, "sampling_design": sampling_design, "max_span_years": max_span_years}
+        values = {**saved, **{key: value for key, value in given.items() if value is not None}}
         manifest = export_project(project, format_name, out_dir, ExportOptions(**values), force=force)
     if as_json:
         _echo_json(manifest)

@@ -2,7 +2,8 @@
 
 ``stations`` reads and stores the station table (coordinates, setup/retrieval, outages); ``dataset``
 snapshots the project's animals with their individuals and flanks; ``occasions`` turns photos into
-independent captures per occasion; one module per format writes files; ``registry`` names the formats.
+independent captures per occasion; one module per format writes files; ``registry`` names the formats;
+``target`` decides where an export may be written and swaps it into place.
 """
 
 from pelage.export.dataset import ExportError, ExportOptions, FlankMode, load_export_settings, save_export_settings

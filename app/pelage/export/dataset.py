@@ -14,6 +14,7 @@ import enum
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -51,11 +52,14 @@ class ExportOptions:
     utc_offset: str | None = None  # the cameras' clock offset, e.g. "+03:00" (Camtrap DP needs it)
     contributor: str = "unknown"
     sampling_design: str = "targeted"
+    max_span_years: int = 5  # a longer span between the first and last occasion day is refused as mistyped dates
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "flanks", FlankMode(self.flanks))
         if self.occasion_days < 1:
             raise ExportError(f"an occasion lasts at least one day, not {self.occasion_days}")
+        if self.max_span_years < 1:
+            raise ExportError(f"--max-span-years must be at least 1, not {self.max_span_years}")
         if self.independence_minutes < 0:
             raise ExportError(f"the independence interval cannot be negative ({self.independence_minutes} min)")
         if self.utc_offset is not None:
@@ -80,8 +84,61 @@ def parse_utc_offset(text: str) -> str:
     return f"{match.group(1)}{int(match.group(2)):02d}:{match.group(3) or '00'}"
 
 
+@dataclass(frozen=True)
+class Setting:
+    """One key of ``export-settings.json``: what its value must be (said when it is not) and how it is read."""
+
+    expected: str
+    read: Callable[[object], object]  # the option's value; raises ValueError or TypeError for a value of the wrong kind
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return value
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[object], str]:
+    def read(value: object) -> str:
+        if value not in choices:
+            raise ValueError(value)
+        return value
+    return read
+
+
+def _at_least(minimum: int, *, whole: bool) -> Callable[[object], float]:
+    def read(value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) or not minimum <= value < float("inf"):
+            raise ValueError(value)
+        return value
+    return read
+
+
+def _boolean(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(value)
+    return value
+
+
+SETTINGS: dict[str, Setting] = {
+    "species": Setting('a text such as "Panthera pardus"', _text),
+    "contributor": Setting('a text such as "Field Team"', _text),
+    "flanks": Setting(f"one of {', '.join(repr(m.value) for m in FlankMode)}", _one_of(tuple(m.value for m in FlankMode))),
+    "occasion_days": Setting("a whole number of days, 1 or more (e.g. 2)", _at_least(1, whole=True)),
+    "start": Setting('a date written as "YYYY-MM-DD"', lambda value: date.fromisoformat(_text(value))),
+    "independence_minutes": Setting("a number of minutes, 0 or more (e.g. 30)", _at_least(0, whole=False)),
+    "session_per_survey": Setting("true or false", _boolean),
+    "utc_offset": Setting('an offset such as "+03:00"', lambda value: parse_utc_offset(_text(value))),
+    "sampling_design": Setting(f"one of {', '.join(repr(d) for d in SAMPLING_DESIGNS)}", _one_of(SAMPLING_DESIGNS)),
+    "max_span_years": Setting("a whole number of years, 1 or more (e.g. 10)", _at_least(1, whole=True)),
+}
+_JSON_KINDS = {list: "a list", str: "a text", int: "a number", float: "a number", bool: "true or false", type(None): "null"}
+
+
 def load_export_settings(project_root: Path) -> dict:
-    """Project-level export defaults (species, UTC offset, contributor…) from ``export-settings.json``."""
+    """Project-level export defaults (species, UTC offset, contributor…) from ``export-settings.json``, read
+    into option values; a value of the wrong kind is refused with the file, the key and what it must be.
+    Unknown keys are left alone and ``null`` means "not set"."""
     path = Path(project_root) / SETTINGS_FILE
     if not path.is_file():
         return {}
@@ -89,7 +146,22 @@ def load_export_settings(project_root: Path) -> dict:
         settings = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ExportError(f"{path} is not valid JSON ({exc}); fix or delete it") from None
-    return settings if isinstance(settings, dict) else {}
+    except UnicodeDecodeError:
+        raise ExportError(f"{path} is not UTF-8 text; save it as UTF-8 JSON or delete it") from None
+    if not isinstance(settings, dict):
+        raise ExportError(f'{path} must hold one JSON object such as {{"species": "Panthera pardus"}}, not '
+                          f"{_JSON_KINDS.get(type(settings), 'that')}; fix or delete it")
+    values = {}
+    for key, setting in SETTINGS.items():
+        if settings.get(key) is None:
+            continue
+        try:
+            values[key] = setting.read(settings[key])
+        except (TypeError, ValueError):
+            shown = json.dumps(settings[key], ensure_ascii=False)
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            raise ExportError(f'{path}: "{key}" must be {setting.expected}, not {shown}; fix that value or delete the key') from None
+    return values
 
 
 def save_export_settings(project_root: Path, settings: dict) -> None:

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from pelage.export.dataset import AnimalPhoto, ExportError, ExportOptions, ProjectData, safe_id
-from pelage.export.stations import StationInfo
+from pelage.export.stations import StationInfo, years_after
+
+MAX_OCCASIONS = 2000  # more columns than any capture-recapture model is fitted to: a sign of wrong dates
 
 
 @dataclass(frozen=True)
@@ -60,13 +62,27 @@ def require_dates(stations: tuple[StationInfo, ...] | list[StationInfo]) -> None
         raise ExportError("the project has no stations; capture histories need the station table")
 
 
-def plan_occasions(stations, occasion_days: int = 1, start: date | None = None) -> OccasionPlan:
+def plan_occasions(stations, occasion_days: int = 1, start: date | None = None, max_span_years: int = 5) -> OccasionPlan:
+    """The occasions from ``start`` (default: the earliest setup) to the latest retrieval.
+
+    A span over ``max_span_years`` or more than :data:`MAX_OCCASIONS` occasions is refused: both come from a
+    mistyped year far more often than from a real survey, and would write hundreds of thousands of columns.
+    """
     require_dates(stations)
-    first = start or min(s.setup for s in stations)
-    last = max(s.retrieval for s in stations)
+    earliest = min(stations, key=lambda s: (s.setup, s.name))
+    latest = max(stations, key=lambda s: (s.retrieval, s.name))
+    first, last = start or earliest.setup, latest.retrieval
     if first > last:
         raise ExportError(f"the start {first} is after the last retrieval ({last}); nothing would be sampled")
-    return OccasionPlan(first, last, occasion_days)
+    since = f"--start {first}" if start else f"station {earliest.name} is set up on {first}"
+    if last > years_after(first, max_span_years):
+        raise ExportError(f"the occasions would span more than {max_span_years} years ({since}, station {latest.name} retrieved on "
+                          f"{last}); fix the mistyped dates in the station table, or pass --max-span-years if the survey is that long")
+    plan = OccasionPlan(first, last, occasion_days)
+    if plan.count > MAX_OCCASIONS:
+        raise ExportError(f"{first}..{last} makes {plan.count} occasions of {occasion_days} day(s), more than {MAX_OCCASIONS}; "
+                          "pass a larger --occasion-days")
+    return plan
 
 
 def effort(station: StationInfo, plan: OccasionPlan) -> list[int]:
@@ -124,7 +140,7 @@ def session_names(data: ProjectData, options: ExportOptions) -> dict[str, str]:
 
 
 def build_captures(data: ProjectData, options: ExportOptions) -> CaptureHistory:
-    plan = plan_occasions(data.stations, options.occasion_days, options.start)
+    plan = plan_occasions(data.stations, options.occasion_days, options.start, options.max_span_years)
     stations = {s.name: s for s in data.stations}
     sessions = session_names(data, options)
     left_out: dict[str, list[int]] = {reason: list(ids) for reason, ids in data.left_out.items()}

@@ -1,7 +1,8 @@
-"""The export formats by name, and writing one into a new folder safely.
+"""The export formats by name, and writing one into a folder safely.
 
-An export is written into a scratch folder beside the target and renamed into place when complete, so a
-failed export leaves nothing half-written, and an existing folder is only replaced when asked (``force``).
+An export is written into a scratch folder beside the target and swapped into place when complete (see
+:mod:`pelage.export.target`), so a failed or killed export leaves nothing half-written, and an existing
+folder is only replaced when asked (``force``) and when it holds nothing but an earlier Pelage export.
 Each export folder also holds ``pelage-export.json``: the options used (flank mode, occasions, independence,
 species) and what was left out and why — the same bytes for the same project and options.
 """
@@ -9,11 +10,11 @@ species) and what was left out and why — the same bytes for the same project a
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy import select
 
 from pelage.export.camtrapdp import write_camtrapdp
 from pelage.export.camtrapr import write_camtrapr
@@ -23,9 +24,17 @@ from pelage.export.individuals import write_individuals
 from pelage.export.mark import write_mark
 from pelage.export.occasion_matrix import write_occasions
 from pelage.export.secr import write_secr
+from pelage.export.target import (
+    MANIFEST,
+    Protected,
+    check_export_target,
+    discard_scratch,
+    new_scratch,
+    recover_interrupted,
+    swap_into_place,
+)
 from pelage.store import Project
-
-MANIFEST = "pelage-export.json"
+from pelage.store.schema import Survey
 
 
 @dataclass(frozen=True)
@@ -45,30 +54,35 @@ FORMATS: dict[str, ExportFormat] = {f.name: f for f in (
 )}
 
 
-def write_export(data: ProjectData, format_name: str, out_dir: Path, options: ExportOptions, *, force: bool = False) -> dict:
-    """Write one format of ``data`` into ``out_dir`` (created; replaced only with ``force``); returns the manifest."""
+def write_export(data: ProjectData, format_name: str, out_dir: Path, options: ExportOptions, *, force: bool = False,
+                 protected: Sequence[Protected] = ()) -> dict:
+    """Write one format of ``data`` into ``out_dir`` (created; with ``force``, an earlier export there is replaced);
+    returns the manifest. ``protected`` folders (the project, the surveys) are never written into or replaced."""
     try:
         export_format = FORMATS[format_name]
     except KeyError:
         raise ExportError(f"unknown export format {format_name!r}; choose one of {', '.join(FORMATS)}") from None
-    out_dir = Path(out_dir).expanduser().absolute()
-    if out_dir.exists() and not force:
-        raise ExportError(f"{out_dir} already exists; choose a new folder or pass --force to replace it")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ExportError(f"{out_dir} is a file, not a folder")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    target = check_export_target(out_dir, protected, force=force)
+    if recover_interrupted(target):  # a killed run's backup is back in place: judge the target again
+        target = check_export_target(out_dir, protected, force=force)
+    scratch = new_scratch(target)
     try:
         summary = export_format.write(data, options, scratch)
         manifest = {"format": format_name, "project": data.name, "flanks": data.flank_mode.value, "options": options.as_json(), **summary}
         write_text(scratch / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        scratch.rename(out_dir)
+        swap_into_place(scratch, target)
     except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
+        discard_scratch(scratch)
         raise
     return manifest
+
+
+def protected_folders(project: Project) -> list[Protected]:
+    """The folders no export may touch: the project's own and every survey's photo folder."""
+    with project.sessions() as session:
+        surveys = session.execute(select(Survey.name, Survey.root).order_by(Survey.name)).all()
+    return [Protected("the project folder", project.root),
+            *(Protected(f"the photo folder of survey {name!r}", Path(root)) for name, root in surveys)]
 
 
 def export_project(project: Project, format_name: str, out_dir: Path, options: ExportOptions, *, force: bool = False) -> dict:
@@ -77,4 +91,4 @@ def export_project(project: Project, format_name: str, out_dir: Path, options: E
         raise ExportError(f"unknown export format {format_name!r}; choose one of {', '.join(FORMATS)}")
     with project.sessions() as session:
         data = load_project_data(session, project.root.name, options.flanks)
-    return write_export(data, format_name, out_dir, options, force=force)
+    return write_export(data, format_name, out_dir, options, force=force, protected=protected_folders(project))

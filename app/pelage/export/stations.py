@@ -22,9 +22,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pelage.export.files import Number, csv_text, plain_cell
 from pelage.store.schema import Station, StationOutage
 
 REQUIRED_COLUMNS = ("station", "x", "y", "setup", "retrieval")
+MAX_DEPLOYMENT_YEARS = 5  # no camera runs longer unattended: a longer setup..retrieval is a mistyped date
 OPTIONAL_COLUMNS = ("crs", "lat", "lon")
 _PROBLEM = re.compile(r"^problem(\d+)_(from|to)$")
 
@@ -71,6 +73,14 @@ class StationInfo:
 # ---------------------------------------------------------------- parsing and validation
 
 
+def years_after(day: date, years: int) -> date:
+    """The same calendar day ``years`` later (29 February becomes the 28th); ``date.max`` past year 9999."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return date.max if day.year + years > date.max.year else day.replace(year=day.year + years, day=28)
+
+
 def parse_date(text: str, what: str, where: str) -> date:
     try:
         return date.fromisoformat(text.strip())
@@ -114,7 +124,11 @@ def validate_station(info: StationInfo, where: str) -> StationInfo:
     if (info.setup is None) != (info.retrieval is None):
         raise StationTableError(f"{where}: station {info.name!r} needs both a setup and a retrieval date")
     if info.has_dates and info.retrieval < info.setup:
-        raise StationTableError(f"{where}: station {info.name!r} is retrieved ({info.retrieval}) before it is set up ({info.setup})")
+        raise StationTableError(f"{where}: station {info.name!r} is retrieved ({info.retrieval}) before it is set up ({info.setup}); "
+                                "fix one of the two dates")
+    if info.has_dates and info.retrieval > years_after(info.setup, MAX_DEPLOYMENT_YEARS):
+        raise StationTableError(f"{where}: station {info.name!r} runs from {info.setup} to {info.retrieval}, more than "
+                                f"{MAX_DEPLOYMENT_YEARS} years; fix the mistyped setup or retrieval date")
     for lat_or_lon, limit, label in ((info.lat, 90, "lat"), (info.lon, 180, "lon")):
         if lat_or_lon is not None and not -limit <= lat_or_lon <= limit:
             raise StationTableError(f"{where}: {label} {lat_or_lon} is outside ±{limit}; lat/lon are WGS84 decimal degrees")
@@ -144,7 +158,12 @@ def parse_station_table(text: str, source: str = "station table") -> list[Statio
     lines = text.splitlines()
     if not lines or not lines[0].strip():
         raise StationTableError(f"{source} is empty; it needs a header line with {', '.join(REQUIRED_COLUMNS)}")
-    reader = csv.DictReader(io.StringIO(text), delimiter=_sniff_delimiter(lines[0]))
+    # Any line ending is one (old spreadsheets end lines with a bare CR), as when the file is read from disk.
+    reader = csv.DictReader(io.StringIO(text, newline=None), delimiter=_sniff_delimiter(lines[0]))
+    try:
+        rows = [(reader.line_num, row) for row in reader]
+    except csv.Error as exc:
+        raise StationTableError(f"{source}, line {reader.line_num}: not readable as CSV ({exc}); save the table again as CSV") from None
     columns = {name.strip().lower(): name for name in reader.fieldnames or [] if name is not None}
     missing = [column for column in REQUIRED_COLUMNS if column not in columns]
     if missing:
@@ -160,10 +179,10 @@ def parse_station_table(text: str, source: str = "station table") -> list[Statio
 
     stations: list[StationInfo] = []
     seen: dict[str, int] = {}
-    for line, row in enumerate(reader, start=2):
+    for line, row in rows:
         def cell(column: str, row: dict = row) -> str:
             original = columns.get(column)
-            return (row.get(original) or "").strip() if original else ""
+            return plain_cell((row.get(original) or "").strip()) if original else ""
 
         if not any((value or "").strip() for value in row.values() if isinstance(value, str)):
             continue  # blank line
@@ -214,15 +233,13 @@ def station_table_text(stations: Iterable[StationInfo]) -> str:
     header = ["station", "x", "y", "setup", "retrieval", "crs", "lat", "lon"]
     for number in range(1, problems + 1):
         header += [f"problem{number}_from", f"problem{number}_to"]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
+    rows = []
     for s in stations:
         row = [s.name, _number(s.x), _number(s.y), _day(s.setup), _day(s.retrieval), s.crs or "", _number(s.lat), _number(s.lon)]
         for number in range(problems):
             row += [d.isoformat() for d in s.outages[number]] if number < len(s.outages) else ["", ""]
-        writer.writerow(row)
-    return out.getvalue()
+        rows.append(row)
+    return csv_text(header, rows)
 
 
 def _number(value: float | None) -> str:
@@ -233,10 +250,10 @@ def _day(value: date | None) -> str:
     return value.isoformat() if value else ""
 
 
-def format_number(value: float, decimals: int = 6) -> str:
+def format_number(value: float, decimals: int = 6) -> Number:
     """A fixed, platform-independent text for a coordinate: up to ``decimals`` places, trailing zeros dropped."""
     text = f"{value:.{decimals}f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+    return Number("0" if text in ("-0", "") else text)
 
 
 # ---------------------------------------------------------------- the store
