@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from pelage.reid.bundle import load_model, read_bundle, resolve_model_dir, save_model
+from pelage.reid.checkpoints import Checkpoint, CheckpointError, read_checkpoint, save_checkpoint
 from pelage.reid.embed import embed_with
 from pelage.reid.errors import ModelFolderError
 from pelage.reid.nets import ModelConfig
@@ -89,9 +92,26 @@ def test_resume_without_a_checkpoint_says_so(tmp_path):
         train_embedding(striped_crops(), tmp_path, RECIPE, SMALL, resume=True)
 
 
-def test_cancel_stops_between_batches(tmp_path):
-    _, state = train_embedding(striped_crops(), tmp_path, RECIPE, SMALL, should_stop=lambda: True)
-    assert state.epoch == 0 and not (tmp_path / "checkpoint.pt").exists()
+def test_a_cancel_between_batches_keeps_every_finished_step_and_resume_continues_that_epoch(tmp_path):
+    asked = []
+    _, state = train_embedding(striped_crops(), tmp_path, RECIPE, SMALL, should_stop=lambda: asked.append(1) or len(asked) > 1)
+    saved = read_checkpoint(tmp_path / "checkpoint.pt")
+    assert (state.epoch, state.step) == (0, 1) and (saved.epoch, saved.step) == (0, 1) and saved.history == []
+    with pytest.raises(CheckpointError, match="does not fit this model"):
+        train_embedding(striped_crops(), tmp_path, RECIPE, replace(SMALL, embedding_dim=16), resume=True)
+    _, resumed = train_embedding(striped_crops(), tmp_path, RECIPE, SMALL, resume=True)
+    assert resumed.epoch == 2 and [record["epoch"] for record in resumed.history] == [1, 2]
+
+
+def test_a_checkpoint_holds_only_what_the_weights_only_reader_builds(tmp_path):
+    checkpoint = Checkpoint({"w": torch.ones(2)}, {"labels": np.arange(3)}, {"state": {}, "param_groups": []}, torch.get_rng_state(),
+                            epoch=1, history=[{"epoch": 1, "validation": {"map": np.float64(0.5), "queries": np.int64(4)}}])
+    save_checkpoint(checkpoint, tmp_path / "checkpoint.pt")
+    read = read_checkpoint(tmp_path / "checkpoint.pt")  # numpy figures became numbers, arrays tensors: the strict reader takes them
+    assert type(read.history[0]["validation"]["queries"]) is int and torch.equal(read.task["labels"], torch.arange(3))
+    with pytest.raises(TypeError, match="cannot hold a PosixPath|cannot hold a WindowsPath"):
+        save_checkpoint(replace(checkpoint, recipe={"where": tmp_path}), tmp_path / "other.pt")
+    assert not (tmp_path / "other.pt").exists()
 
 
 def test_saved_model_loads_and_embeds_like_the_trained_one(tmp_path):
@@ -143,3 +163,39 @@ def test_three_way_split_of_the_nyala_labels_keeps_identities_and_sightings_apar
     total = len({row.identity for row in rows})
     assert abs(len(identities["validation"]) - 0.2 * total) <= 2 and abs(len(identities["calibration"]) - 0.1 * total) <= 2
     assert split_rows(rows, 0.2, 0.1, seed=0).summary() == split.summary()  # reproducible
+
+
+def nyala_subset(labels: Path, identities: int = 10, photos: int = 3) -> None:
+    """The first ``identities`` nyala with at least ``photos`` photos, ``photos`` each, as a labels.csv."""
+    from tests.conftest import shared_dataset
+    from tests.training_project import nyala_rows
+
+    rows = nyala_rows(shared_dataset("nyala"))
+    by_identity: dict[str, list[dict]] = {}
+    for row in rows:
+        by_identity.setdefault(row["identity"], []).append(row)
+    chosen = [group[:photos] for _, group in sorted(by_identity.items()) if len(group) >= photos][:identities]
+    with labels.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(row for group in chosen for row in group)
+
+
+@pytest.mark.slow
+def test_folder_training_through_the_command_logs_validation_checkpoints_and_resumes(tmp_path, installed_u2netp):
+    from tests.conftest import shared_dataset
+    from tests.test_cli import pelage
+
+    nyala_subset(tmp_path / "labels.csv")
+    common = ["train", "--labels", str(tmp_path / "labels.csv"), "--data", str(shared_dataset("nyala")), "--out", str(tmp_path / "model"),
+              "--cache", str(tmp_path / "cache"), "--input-size", "96x192", "--frozen-blocks", "5", "--workers", "0", "--threads", "2",
+              "--validation-fraction", "0.3", "--device", "cpu"]
+    pelage(*common, "--epochs", "1")
+    assert read_checkpoint(tmp_path / "model" / "checkpoint.pt").epoch == 1
+    pelage(*common, "--epochs", "2", "--resume")  # carries on from the first run's checkpoint: one more epoch, not two
+
+    record = json.loads((tmp_path / "model" / "training.json").read_text(encoding="utf-8"))
+    assert record["recipe"]["epochs"] == 2 and [epoch["epoch"] for epoch in record["history"]] == [1, 2]
+    assert all(0.0 <= epoch["validation"]["map"] <= 1.0 and epoch["cosface"] > 0 for epoch in record["history"])
+    _, bundle = load_model(tmp_path / "model")
+    assert (bundle.config.input_height, bundle.config.input_width) == (96, 192) and bundle.extra["training_data"]["validation"]["identities"]

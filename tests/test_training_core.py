@@ -4,7 +4,9 @@ noise and one unsupervised step on synthetic crops."""
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -69,6 +71,10 @@ def test_a_job_record_round_trips_and_bad_specs_are_refused(tmp_path):
     ev.JobRecord("job-1", spec, status="cancelled", extra={"before": {"map": 0.5}}).save(tmp_path / "models" / "job-1")
     loaded = ev.list_jobs(tmp_path)[0]
     assert loaded.spec == spec and loaded.status == "cancelled" and loaded.extra["before"] == {"map": 0.5}
+    saved = json.loads((tmp_path / "models" / "job-1" / ev.JOB_FILE).read_text(encoding="utf-8"))
+    assert "project_root" not in saved["spec"]  # where the job folder lies says where its project is
+    assert ev.JobRecord.load(Path(shutil.copytree(tmp_path / "models", tmp_path / "moved" / "models")) / "job-1").spec.project_root \
+        == str(tmp_path / "moved")
     assert ev.resumable_jobs(tmp_path) == []  # no checkpoint: nothing to resume
     (tmp_path / "models" / "job-1" / ev.CHECKPOINT_FILE).write_bytes(b"x")
     assert [job.job_id for job in ev.resumable_jobs(tmp_path)] == ["job-1"]
@@ -136,8 +142,8 @@ def pattern(identity: int, seed: int) -> np.ndarray:
 
 def test_one_unsupervised_epoch_clusters_trains_and_checkpoints(tmp_path):
     from pelage.reid.nets import EmbeddingNet, ModelConfig
+    from pelage.reid.train import run_loop
     from pelage.training.finetune import recipe_for
-    from pelage.training.loop import run_loop
 
     torch.manual_seed(0)
     model = EmbeddingNet(ModelConfig(input_height=64, input_width=128, embedding_dim=32), pretrained=True).eval()
@@ -156,7 +162,7 @@ def test_one_unsupervised_epoch_clusters_trains_and_checkpoints(tmp_path):
     # A fine-tune keeps the start model's batch-norm statistics: small P×K batches would only make them noisy.
     assert statistics and all(torch.equal(model.state_dict()[key], value) for key, value in statistics.items())
     assert task.history[0]["clusters"] >= 2 and (task.labels >= 0).sum() >= 4
-    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)  # everything a checkpoint holds loads without pickle
     assert saved["epoch"] == 1 and len(saved["task"]["memory"]) == task.history[0]["clusters"]
 
 

@@ -188,6 +188,8 @@ def train_command(labels_csv: Path, data_dir: Path | None, out_dir: Path, name: 
     """Train an embedding model on labelled photos (identity-disjoint validation and calibration splits)."""
     from dataclasses import replace
 
+    from pelage.reid.checkpoints import CHECKPOINT, read_checkpoint
+    from pelage.reid.devices import resolve_device
     from pelage.reid.metrics import load_labels
     from pelage.reid.nets import ModelConfig
     from pelage.reid.train import Recipe, recipe_with
@@ -195,6 +197,9 @@ def train_command(labels_csv: Path, data_dir: Path | None, out_dir: Path, name: 
 
     if data_dir is None and cache is None:
         raise click.UsageError("give --data (the photos) or --cache (a crop cache prepared earlier)")
+    resolve_device(device)  # refuse a device this machine lacks, or a damaged checkpoint, before preparing any photo
+    if resume:
+        read_checkpoint(out_dir / CHECKPOINT)
     recipe = recipe_with(Recipe(), epochs=epochs, margin_function=margin_function, triplet_weight=triplet_weight,
                          smoothed_ce_weight=smoothed_ce_weight, adaptive_l2=adaptive_l2, seed=seed, workers=workers, device=device,
                          frozen_blocks=frozen_blocks, warmup_epochs=warmup_epochs,

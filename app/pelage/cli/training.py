@@ -58,10 +58,10 @@ def _run_project_job(options: dict) -> None:
     for name in _given(FOLDER_ONLY):
         raise click.UsageError(f"{_flag(name)} belongs to training on a folder; it cannot be combined with --project")
     if options["resume"]:
-        paused = ev.resumable_jobs(project_dir)
-        if not paused:
+        paused = ev.newest_resumable_job(project_dir)  # a damaged job.json is an error here, not skipped
+        if paused is None:
             raise click.UsageError(f"{project_dir} has no paused training job to resume")
-        handle = resume_job(str(project_dir), paused[-1].job_id)
+        handle = resume_job(str(project_dir), paused.job_id)
     else:
         extra = []
         for text in options["extra"]:

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from pelage.reid.bundle import ModelBundle, load_model, resolve_model_dir
+from pelage.reid.devices import resolve_device
 from pelage.reid.nets import EmbeddingNet
-from pelage.reid.train import pick_device
 from pelage.reid.transforms import letterbox, to_tensor
 
 
@@ -48,7 +48,7 @@ class Embedder:
                  batch_size: int = 16) -> None:
         if threads:
             torch.set_num_threads(threads)  # a process-wide setting: only the caller knows the machine's share
-        self.device = pick_device(device)
+        self.device = resolve_device(device)
         self.model, self.bundle = load_model(resolve_model_dir(model), self.device)
         self.batch_size = batch_size
 

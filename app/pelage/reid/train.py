@@ -1,4 +1,4 @@
-"""Metric learning of the embedding network on labelled crops: the recipe, the loop, checkpoints and resume.
+"""Metric learning of the embedding network: the recipe, the one training loop, checkpoints and resume.
 
 The default recipe is spotID's: P×K batches (K = 4), CosFace with its adaptive margin on
 identity-and-view classes, light geometric and colour augmentation, Adam with a linear warm-up and
@@ -6,33 +6,36 @@ step decay. PGNet-AL2's extras (batch-hard triplet, label-smoothed cross-entropy
 switches. A mirrored photo becomes a class of its own: a flank seen in a mirror is a pattern no animal
 has on that side, so calling it the same animal would teach the network to ignore handedness.
 
-The loop works on decoded crops in memory, so it runs the same on a laptop and on a GPU server that
-only received a crop cache. The schedule is fixed in advance; validation figures are logged but never
-used to pick a checkpoint, so they stay an honest estimate.
+:func:`run_loop` is the only training loop: folder training (:func:`train_embedding`, from ImageNet
+weights) and a project's fine-tuning and unsupervised adaptation (:mod:`pelage.training`) differ only in
+their :class:`Task`. It works on decoded crops in memory, so it runs the same on a laptop and on a GPU
+server that only received a crop cache. The schedule is fixed in advance; validation figures are logged
+but never used to pick a checkpoint, so they stay an honest estimate.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
+import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
+from pelage.reid.checkpoints import CHECKPOINT, Checkpoint, CheckpointError, read_checkpoint, save_checkpoint
+from pelage.reid.devices import resolve_device
 from pelage.reid.losses import AdaptiveL2, CosFaceLoss, LabelSmoothedCE, batch_hard_triplet
 from pelage.reid.nets import EmbeddingNet, ModelConfig
 from pelage.reid.sampler import PKSampler
 from pelage.reid.transforms import TRAIN_MARGIN, augment, letterbox, mirror, to_tensor
-
-CHECKPOINT = "checkpoint.pt"
 
 
 @dataclass(frozen=True)
@@ -171,20 +174,6 @@ def make_optimizer(parameters: Iterable[nn.Parameter], recipe: Recipe) -> torch.
     return torch.optim.Adam([p for p in parameters if p.requires_grad], lr=recipe.learning_rate, weight_decay=decay)
 
 
-def pick_device(requested: str | None) -> torch.device:
-    if requested:
-        return torch.device(requested)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-@dataclass
-class TrainingState:
-    """What a checkpoint restores."""
-
-    epoch: int = 0  # epochs finished
-    history: list[dict] = field(default_factory=list)
-
-
 class Objective(nn.Module):
     """The sum of the recipe's losses over one batch; owns the class centres and classifier."""
 
@@ -208,10 +197,204 @@ class Objective(nn.Module):
         return parts
 
 
-def _save_atomic(payload: dict, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's generators (every device's): a run is repeatable from its recipe.
+
+    DataLoader workers need nothing more: torch seeds each from this generator, and augmentation draws
+    its numpy generator from torch's (:class:`AugmentedCrops`).
+    """
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class Task(Protocol):
+    """What to learn: the batches of an epoch and the loss of a batch. The loop (:func:`run_loop`) owns the rest."""
+
+    def trainable(self) -> list[nn.Parameter]: ...  # parameters besides the network's (class centres…)
+
+    def begin_epoch(self, model: EmbeddingNet, epoch: int, resumed: bool) -> int: ...  # returns the epoch's step count
+
+    def batches(self, start_step: int) -> Iterable[tuple[torch.Tensor, torch.Tensor]]: ...
+
+    def forward(self, model: EmbeddingNet, images: torch.Tensor) -> object: ...  # the network's part (under autocast on CUDA)
+
+    def loss(self, outputs: object, labels: torch.Tensor) -> dict[str, torch.Tensor]: ...  # in float32
+
+    def state_dict(self) -> dict: ...  # tensors, numbers, strings, lists and dicts only (see reid.checkpoints)
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+class SkipFirst(Sampler[list[int]]):
+    """A batch sampler without its first ``skip`` batches (the steps a resumed epoch already did)."""
+
+    def __init__(self, batches: Sampler[list[int]], skip: int) -> None:
+        self.inner, self.skip = batches, skip
+
+    def __len__(self) -> int:
+        return max(0, len(self.inner) - self.skip)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for index, batch in enumerate(self.inner):
+            if index >= self.skip:
+                yield batch
+
+
+class SupervisedTask:
+    """P×K batches of augmented labelled crops and the recipe's losses (CosFace + optional PGNet-AL2 switches).
+
+    The one supervised task: folder training from ImageNet weights and a project's fine-tune both use it.
+    """
+
+    def __init__(self, crops: Sequence[LabelledCrop], recipe: Recipe, model: EmbeddingNet, device: torch.device) -> None:
+        self.table = class_table(crops, recipe.mirror_classes)
+        self.dataset = AugmentedCrops(crops, self.table, model.config)
+        usable = int((np.bincount(self.table.labels) >= 2).sum())
+        if usable < 2:
+            raise ValueError("training needs at least two individuals with two or more photos each")
+        self.sampler = PKSampler(self.table.labels, min(recipe.classes_per_batch, usable), recipe.images_per_class, seed=recipe.seed)
+        freeze(model, recipe.frozen_blocks)  # before the objective: adaptive L2 regularises only what learns
+        self.objective = Objective(recipe, model.config, len(self.table.names), model).to(device)
+        self.device, self.workers = device, recipe.workers
+
+    def imprint(self, centres: torch.Tensor) -> None:
+        """Start the class centres at given unit vectors (each class's mean embedding under a start model)."""
+        with torch.no_grad():
+            self.objective.cosface.centres.copy_(centres.to(self.device))
+
+    def trainable(self) -> list[nn.Parameter]:
+        return list(self.objective.parameters())
+
+    def begin_epoch(self, model: EmbeddingNet, epoch: int, resumed: bool) -> int:
+        self.sampler.set_epoch(epoch)
+        return len(self.sampler)
+
+    def batches(self, start_step: int) -> DataLoader:
+        return DataLoader(self.dataset, batch_sampler=SkipFirst(self.sampler, start_step), num_workers=self.workers,
+                          pin_memory=self.device.type == "cuda")
+
+    def forward(self, model: EmbeddingNet, images: torch.Tensor) -> torch.Tensor:
+        return model.features(images)
+
+    def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.objective(outputs, labels)
+
+    def state_dict(self) -> dict:
+        return self.objective.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.objective.load_state_dict(state)
+
+
+@dataclass
+class LoopState:
+    """How far training got; what a checkpoint restores besides the weights."""
+
+    epoch: int = 0  # epochs finished
+    step: int = 0  # steps finished in the epoch after them (non-zero only after a cancel)
+    totals: dict[str, float] = field(default_factory=dict)  # running loss sums of the unfinished epoch
+    history: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StepReport:
+    epoch: int  # 1-based
+    step: int
+    steps: int
+    loss: float
+    eta_s: float
+    images_per_s: float
+
+
+def _restore(checkpoint: Path, model: EmbeddingNet, task: Task, optimizer: torch.optim.Optimizer) -> LoopState:
+    """Load ``checkpoint`` into the model, task and optimiser; a checkpoint of another model is a :class:`CheckpointError`."""
+    saved = read_checkpoint(checkpoint)
+    try:
+        model.load_state_dict(saved.model)
+        task.load_state_dict(saved.task)
+        optimizer.load_state_dict(saved.optimizer)
+        torch.set_rng_state(saved.torch_rng)
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
+        raise CheckpointError(checkpoint, f"it does not fit this model and recipe: {str(exc).splitlines()[0][:200]}") from None
+    return LoopState(saved.epoch, saved.step, dict(saved.totals), list(saved.history))
+
+
+def run_loop(model: EmbeddingNet, task: Task, recipe: Recipe, checkpoint: Path, device: torch.device, resume: bool = False,
+             on_step: Callable[[StepReport], None] = lambda report: None,
+             on_epoch: Callable[[dict], None] = lambda record: None,
+             validate: Callable[[EmbeddingNet], dict] | None = None,
+             should_stop: Callable[[], bool] = lambda: False,
+             validate_every: int = 1) -> tuple[LoopState, bool]:
+    """Train ``model`` in place for ``recipe.epochs``; returns the state and whether it was cancelled.
+
+    The loop owns the learning-rate schedule, frozen blocks, the optimiser, progress with an ETA,
+    cancellation between steps, and a checkpoint written after every epoch *and* on cancel, with the step
+    it stopped at. The batches of an epoch are a pure function of (seed, epoch), so a resumed job skips
+    the steps it had done and continues the same epoch instead of starting it again: pausing costs no
+    training. Validation figures (every ``validate_every`` epochs and after the last) are logged, never
+    used to pick a checkpoint, so they stay an honest estimate.
+    """
+    frozen = freeze(model, recipe.frozen_blocks)
+    optimizer = make_optimizer([*model.parameters(), *task.trainable()], recipe)
+    if resume:
+        state = _restore(checkpoint, model, task, optimizer)
+    else:
+        state = LoopState()
+        seed_everything(recipe.seed)
+
+    def save() -> None:
+        save_checkpoint(Checkpoint(model.state_dict(), task.state_dict(), optimizer.state_dict(), torch.get_rng_state(), state.epoch,
+                                   state.step, state.totals, state.history, recipe.to_dict(), model.config.to_dict()), checkpoint)
+
+    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    step_seconds: float | None = None
+    for epoch in range(state.epoch, recipe.epochs):
+        model.eval()
+        steps = task.begin_epoch(model, epoch, resumed=state.step > 0)
+        model.train()
+        for module in frozen:
+            module.eval()
+        if recipe.frozen_batchnorm:
+            hold_batchnorm(model)
+        started = time.perf_counter()
+        tick = time.perf_counter()
+        for images, labels in task.batches(state.step):
+            if should_stop():
+                save()
+                return state, True
+            for group in optimizer.param_groups:
+                group["lr"] = recipe.learning_rate * learning_rate_factor(recipe, epoch + state.step / max(1, steps))
+            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+            with autocast:
+                outputs = task.forward(model, images)
+            parts = task.loss(outputs, labels)
+            loss = sum(parts.values())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            state.step += 1
+            for name, value in parts.items():
+                state.totals[name] = state.totals.get(name, 0.0) + float(value.detach())
+            now = time.perf_counter()
+            seconds, tick = now - tick, now
+            step_seconds = seconds if step_seconds is None else 0.8 * step_seconds + 0.2 * seconds
+            remaining = (steps - state.step) + steps * (recipe.epochs - epoch - 1)
+            on_step(StepReport(epoch + 1, state.step, steps, float(loss.detach()), remaining * step_seconds, len(images) / max(seconds, 1e-9)))
+        means = {name: round(total / max(1, state.step), 4) for name, total in state.totals.items()}
+        if not all(math.isfinite(v) for v in means.values()):
+            raise FloatingPointError(f"training diverged in epoch {epoch + 1}: {means}")
+        record = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - started, 2),
+                  "lr": recipe.learning_rate * learning_rate_factor(recipe, epoch), "loss": round(sum(means.values()), 4), **means}
+        if validate is not None and ((epoch + 1) % validate_every == 0 or epoch + 1 == recipe.epochs):
+            model.eval()
+            record["validation"] = validate(model)
+        state.epoch, state.step, state.totals = epoch + 1, 0, {}
+        state.history.append(record)
+        save()
+        on_epoch(record)
+    model.eval()
+    return state, False
 
 
 def train_embedding(
@@ -224,82 +407,25 @@ def train_embedding(
     validate_every: int = 10,
     progress: Callable[[dict], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
-) -> tuple[EmbeddingNet, TrainingState]:
+) -> tuple[EmbeddingNet, LoopState]:
     """Train from ImageNet weights (or resume ``out_dir``'s checkpoint); returns the network in eval mode.
 
     ``progress`` receives one dict per epoch (losses, learning rate, seconds, validation figures when
-    computed); ``should_stop`` is polled between batches so a GUI can cancel, and the last finished
-    epoch stays on disk to resume from.
+    computed); ``should_stop`` is polled between batches, and a cancelled run keeps a checkpoint of
+    every finished step in ``out_dir`` to resume from.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    device = pick_device(recipe.device)
-    torch.manual_seed(recipe.seed)
-    np.random.seed(recipe.seed)
-    table = class_table(crops, recipe.mirror_classes)
-    dataset = AugmentedCrops(crops, table, config)
-    sampler = PKSampler(table.labels, recipe.classes_per_batch, recipe.images_per_class, seed=recipe.seed)
+    device = resolve_device(recipe.device)
+    seed_everything(recipe.seed)  # the projection head and class centres start from the recipe's seed
     model = EmbeddingNet(config, pretrained=not resume).to(device)
-    frozen = freeze(model, recipe.frozen_blocks)
-    objective = Objective(recipe, config, len(table.names), model).to(device)
-    optimizer = make_optimizer([*model.parameters(), *objective.parameters()], recipe)
-    state = TrainingState()
-    checkpoint_path = out_dir / CHECKPOINT
-    if resume:
-        if not checkpoint_path.is_file():
-            raise FileNotFoundError(f"nothing to resume: {checkpoint_path} does not exist")
-        saved = torch.load(checkpoint_path, map_location=device, weights_only=False)
-        model.load_state_dict(saved["model"])
-        objective.load_state_dict(saved["objective"])
-        optimizer.load_state_dict(saved["optimizer"])
-        state = TrainingState(epoch=saved["epoch"], history=saved["history"])
-        torch.set_rng_state(saved["torch_rng"])
-    loader = DataLoader(
-        dataset, batch_sampler=sampler, num_workers=recipe.workers, pin_memory=device.type == "cuda",
-        persistent_workers=False,
-    )
-    steps = len(sampler)
-    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
-    for epoch in range(state.epoch, recipe.epochs):
-        model.train()
-        for module in frozen:
-            module.eval()
-        sampler.set_epoch(epoch)
-        started = time.perf_counter()
-        totals: dict[str, float] = {}
-        for step, (images, labels) in enumerate(loader):
-            if should_stop():
-                return model.eval(), state
-            for group in optimizer.param_groups:
-                group["lr"] = recipe.learning_rate * learning_rate_factor(recipe, epoch + step / steps)
-            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-            with autocast:
-                features = model.features(images)
-            parts = objective(features, labels)
-            loss = sum(parts.values())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            for name, value in parts.items():
-                totals[name] = totals.get(name, 0.0) + float(value.detach()) / steps
-        record = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - started, 2),
-                  "lr": recipe.learning_rate * learning_rate_factor(recipe, epoch), **{k: round(v, 4) for k, v in totals.items()}}
-        if validate is not None and ((epoch + 1) % validate_every == 0 or epoch + 1 == recipe.epochs):
-            model.eval()
-            record["validation"] = validate(model)
-        if not all(math.isfinite(v) for v in totals.values()):
-            raise FloatingPointError(f"training diverged in epoch {epoch + 1}: {totals}")
-        state.epoch = epoch + 1
-        state.history.append(record)
-        _save_atomic({"model": model.state_dict(), "objective": objective.state_dict(), "optimizer": optimizer.state_dict(),
-                      "epoch": state.epoch, "history": state.history, "torch_rng": torch.get_rng_state(),
-                      "recipe": recipe.to_dict(), "config": config.to_dict()}, checkpoint_path)
-        if progress is not None:
-            progress(record)
+    task = SupervisedTask(crops, recipe, model, device)
+    state, _ = run_loop(model, task, recipe, out_dir / CHECKPOINT, device, resume=resume, on_epoch=progress or (lambda record: None),
+                        validate=validate, should_stop=should_stop, validate_every=validate_every)
     return model.eval(), state
 
 
-def write_training_record(out_dir: Path, recipe: Recipe, state: TrainingState, data: dict) -> None:
+def write_training_record(out_dir: Path, recipe: Recipe, state: LoopState, data: dict) -> None:
     """``training.json`` beside the weights: recipe, data summary and per-epoch history, for the model card."""
     record = {"recipe": recipe.to_dict(), "data": data, "history": state.history}
     (Path(out_dir) / "training.json").write_text(json.dumps(record, indent=1), encoding="utf-8")

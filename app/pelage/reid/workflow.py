@@ -17,12 +17,13 @@ import numpy as np
 from pelage.ingest.artefacts import read_grey, read_rgb
 from pelage.reid.bundle import load_model, save_model, update_calibration
 from pelage.reid.crops import CropFailure, CropRecord, list_images, load_crop, prepare_crops, records_by_path
+from pelage.reid.devices import resolve_device
 from pelage.reid.embed import embed_with
 from pelage.reid.metrics import LabelRow, ReidScores, evaluate_similarity, identity_split
 from pelage.reid.nets import EmbeddingNet, ModelConfig
 from pelage.reid.ranking import SHORTLIST, all_pairs, cosine_similarity, fused_similarity, shortlist_pairs, verified_inliers
 from pelage.reid.rerank import FusionCalibration, LocalFeatures, extract_features, fit_calibration
-from pelage.reid.train import LabelledCrop, Recipe, pick_device, train_embedding, write_training_record
+from pelage.reid.train import LabelledCrop, Recipe, train_embedding, write_training_record
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -208,7 +209,7 @@ def train_from_labels(
     bundle = save_model(model.cpu(), out_dir, name, extra={"training_data": data})
     calibration_folder = folder_for([row.path for row in split.calibration])
     if calibration_folder.records:
-        model, _ = load_model(out_dir, pick_device(recipe.device))  # calibrate what was saved (float16 weights)
+        model, _ = load_model(out_dir, resolve_device(recipe.device))  # calibrate what was saved (float16 weights)
         calibration, note = fit_folder_calibration(model, calibration_folder, _rows_for(calibration_folder, split.calibration),
                                                    progress=progress)
         update_calibration(out_dir, calibration, note)

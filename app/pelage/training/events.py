@@ -6,6 +6,8 @@ No torch here: the GUI builds a :class:`TrainingSpec` and reads events without l
 from __future__ import annotations
 
 import json
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -16,7 +18,13 @@ KINDS = (FINETUNE, UNSUPERVISED)
 
 @dataclass(frozen=True)
 class TrainingSpec:
-    """A training job: start model, data, recipe and machine. Saved as ``job.json`` so a job resumes after a restart."""
+    """A training job: start model, data, recipe and machine. Saved as ``job.json`` so a job resumes after a restart.
+
+    ``project_root`` is not saved: a job folder lies inside its project (``PROJECT/models/JOB_ID``), so the
+    root is where the job was found, and a copied or moved project resumes its jobs in the new place.
+    ``extra_folders`` stay absolute: they are outside the project by nature (a labelled data set the
+    user pointed at), so no project-relative path could name them.
+    """
 
     project_root: str
     kind: str = FINETUNE
@@ -58,13 +66,42 @@ class TrainingSpec:
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainingSpec:
-        known = {key: value for key, value in data.items() if key in {f.name for f in fields(cls)}}
-        if known.get("input_size") is not None:
-            known["input_size"] = tuple(known["input_size"])
-        if known.get("held_out") is not None:
-            known["held_out"] = tuple(str(x) for x in known["held_out"])
-        known["extra_folders"] = tuple(tuple(pair) for pair in known.get("extra_folders", ()))
+        """The spec ``data`` describes (unknown keys ignored); ``ValueError`` naming the field for a value of the wrong type."""
+        if not isinstance(data, dict):
+            raise ValueError("the job's spec is not a JSON object")
+        hints = typing.get_type_hints(cls)
+        known = {}
+        for item in fields(cls):
+            if item.name in data:
+                known[item.name] = _typed(item.name, data[item.name], hints[item.name])
         return cls(**known)
+
+
+def _typed(name: str, value: object, hint: object) -> object:
+    """``value`` (read from JSON) as ``hint`` says: lists become tuples, whole numbers may stand for floats."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for option in (arg for arg in args if arg is not type(None)):
+            try:
+                return _typed(name, value, option)
+            except ValueError:
+                continue
+    elif origin is tuple and isinstance(value, list | tuple):
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_typed(name, item, args[0]) for item in value)
+        if len(value) == len(args):
+            return tuple(_typed(name, item, arg) for item, arg in zip(value, args, strict=True))
+    elif hint is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    elif hint in (int, str, bool) and type(value) is hint:
+        return value
+    raise ValueError(f"{name} should be {_describe(hint)}, not {json.dumps(value)[:60]}")
+
+
+def _describe(hint: object) -> str:
+    return str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")
 
 
 @dataclass(frozen=True)
@@ -146,7 +183,16 @@ TERMINAL = (Finished, Cancelled, Failed, Embedded)
 
 
 JOB_FILE = "job.json"
-CHECKPOINT_FILE = "checkpoint.pt"  # the same name reid.train uses
+CHECKPOINT_FILE = "checkpoint.pt"  # reid.checkpoints.CHECKPOINT (not imported: this module stays free of torch)
+STATUSES = ("running", "cancelled", "failed", "finished")
+
+
+class JobFileError(ValueError):
+    """A ``job.json`` that is not one Pelage wrote: not JSON, missing fields, or values of the wrong type."""
+
+    def __init__(self, folder: Path, reason: str) -> None:
+        super().__init__(f"{Path(folder) / JOB_FILE} is not a readable training job ({reason}); "
+                         f"it cannot be resumed: delete {folder} and start the training again")
 
 
 @dataclass
@@ -161,17 +207,46 @@ class JobRecord:
     extra: dict = field(default_factory=dict)
 
     def save(self, folder: Path) -> None:
+        """Write atomically, without the project's own location (see :class:`TrainingSpec`)."""
         folder.mkdir(parents=True, exist_ok=True)
+        spec = {key: value for key, value in self.spec.to_dict().items() if key != "project_root"}
         tmp = folder / f".{JOB_FILE}.tmp"
-        tmp.write_text(json.dumps({"job_id": self.job_id, "spec": self.spec.to_dict(), "status": self.status, "model_id": self.model_id,
+        tmp.write_text(json.dumps({"job_id": self.job_id, "spec": spec, "status": self.status, "model_id": self.model_id,
                                    "message": self.message, "extra": self.extra}, indent=1), encoding="utf-8")
         tmp.replace(folder / JOB_FILE)
 
     @classmethod
     def load(cls, folder: Path) -> JobRecord:
-        data = json.loads((folder / JOB_FILE).read_text(encoding="utf-8"))
-        return cls(data["job_id"], TrainingSpec.from_dict(data["spec"]), data.get("status", "running"), data.get("model_id"),
-                   data.get("message", ""), data.get("extra", {}))
+        """The job in ``folder`` (``PROJECT/models/JOB_ID``); :class:`JobFileError` for anything but a job Pelage wrote."""
+        folder = Path(folder)
+        try:
+            data = json.loads((folder / JOB_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise JobFileError(folder, "the file is missing") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise JobFileError(folder, f"not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise JobFileError(folder, "not a JSON object")
+        try:
+            return cls._from_json(data, folder)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise JobFileError(folder, str(exc) if not isinstance(exc, KeyError) else f"no {exc} field") from None
+
+    @classmethod
+    def _from_json(cls, data: dict, folder: Path) -> JobRecord:
+        if data["job_id"] != folder.name:  # the id names the folder: one that points elsewhere is not this job
+            raise ValueError(f"job_id {json.dumps(data['job_id'])[:60]} is not the folder's name {folder.name!r}")
+        spec = data["spec"]
+        if not isinstance(spec, dict):
+            raise ValueError("spec is not a JSON object")
+        spec = TrainingSpec.from_dict({**spec, "project_root": str(folder.parent.parent)})
+        status, model_id = data.get("status", "running"), data.get("model_id")
+        message, extra = data.get("message", ""), data.get("extra", {})
+        if status not in STATUSES:
+            raise ValueError(f"status should be one of {', '.join(STATUSES)}, not {json.dumps(status)[:60]}")
+        if not (model_id is None or isinstance(model_id, str)) or not isinstance(message, str) or not isinstance(extra, dict):
+            raise ValueError("model_id, message or extra has the wrong type")
+        return cls(folder.name, spec, status, model_id, message, extra)
 
 
 def job_folder(project_root: Path | str, job_id: str) -> Path:
@@ -182,7 +257,7 @@ def job_folder(project_root: Path | str, job_id: str) -> Path:
 
 
 def list_jobs(project_root: Path | str) -> list[JobRecord]:
-    """Every training job of the project, oldest first."""
+    """Every readable training job of the project, oldest first (a damaged ``job.json`` is left out)."""
     from pelage.training.registry import MODELS_FOLDER
 
     root = Path(project_root) / MODELS_FOLDER
@@ -190,8 +265,8 @@ def list_jobs(project_root: Path | str) -> list[JobRecord]:
     for folder in sorted(root.glob(f"*/{JOB_FILE}")) if root.is_dir() else []:
         try:
             records.append(JobRecord.load(folder.parent))
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # a half-written job.json: the job never started
+        except JobFileError:
+            continue
     return records
 
 
@@ -199,3 +274,19 @@ def resumable_jobs(project_root: Path | str) -> list[JobRecord]:
     """Jobs that stopped before the end (cancelled, failed or killed with the app) and have a checkpoint."""
     return [record for record in list_jobs(project_root) if record.status != "finished"
             and (job_folder(project_root, record.job_id) / CHECKPOINT_FILE).is_file()]
+
+
+def newest_resumable_job(project_root: Path | str) -> JobRecord | None:
+    """The job ``--resume`` carries on: the newest unfinished one with a checkpoint.
+
+    A damaged ``job.json`` beside the newest checkpoint is a :class:`JobFileError`, not a reason to resume
+    an older job instead: the user would not know which job went on.
+    """
+    from pelage.training.registry import MODELS_FOLDER
+
+    root = Path(project_root) / MODELS_FOLDER
+    for checkpoint in sorted(root.glob(f"*/{CHECKPOINT_FILE}"), reverse=True) if root.is_dir() else []:
+        record = JobRecord.load(checkpoint.parent)
+        if record.status != "finished":
+            return record
+    return None

@@ -21,20 +21,19 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader
 
 from pelage.reid.bundle import load_model, save_model
+from pelage.reid.checkpoints import CheckpointError, read_checkpoint
+from pelage.reid.devices import resolve_device
 from pelage.reid.embed import embed_with
 from pelage.reid.metrics import evaluate_similarity
 from pelage.reid.nets import EmbeddingNet
 from pelage.reid.ranking import cosine_similarity
-from pelage.reid.sampler import PKSampler
-from pelage.reid.train import AugmentedCrops, ClassTable, LabelledCrop, Objective, Recipe, class_table, pick_device, write_training_record
+from pelage.reid.train import ClassTable, LabelledCrop, LoopState, Recipe, StepReport, SupervisedTask, run_loop, write_training_record
 from pelage.reid.transforms import mirror
 from pelage.store import Project, open_project
 from pelage.training import events as ev
 from pelage.training.dataset import Sample, Split, confirmed_samples, entity_labels, load_crops, split_by_individual
-from pelage.training.loop import LoopState, SkipFirst, StepReport, run_loop
 from pelage.training.registry import ModelEntry, active_entry, get_model, lineage, model_dir, register_model
 
 Emit = Callable[[object], None]
@@ -97,47 +96,6 @@ def imprint_centres(model: EmbeddingNet, crops: Sequence[LabelledCrop], table: C
     return F.normalize(torch.from_numpy(centres), dim=1)
 
 
-class SupervisedTask:
-    """P×K batches of augmented crops; the identification engine's losses (CosFace + optional AL2 switches)."""
-
-    def __init__(self, crops: Sequence[LabelledCrop], recipe: Recipe, model: EmbeddingNet, device: torch.device) -> None:
-        self.table = class_table(crops, recipe.mirror_classes)
-        self.dataset = AugmentedCrops(crops, self.table, model.config)
-        counts = np.bincount(self.table.labels)
-        usable = int((counts >= 2).sum())
-        if usable < 2:
-            raise ValueError("fine-tuning needs at least two individuals with two or more photos each for training")
-        self.sampler = PKSampler(self.table.labels, min(recipe.classes_per_batch, usable), recipe.images_per_class, seed=recipe.seed)
-        self.objective = Objective(recipe, model.config, len(self.table.names), model).to(device)
-        self.device = device
-
-    def imprint(self, model: EmbeddingNet, crops: Sequence[LabelledCrop]) -> None:
-        with torch.no_grad():
-            self.objective.cosface.centres.copy_(imprint_centres(model, crops, self.table).to(self.device))
-
-    def trainable(self) -> list[torch.nn.Parameter]:
-        return list(self.objective.parameters())
-
-    def begin_epoch(self, model: EmbeddingNet, epoch: int, resumed: bool) -> int:
-        self.sampler.set_epoch(epoch)
-        return len(self.sampler)
-
-    def batches(self, start_step: int):
-        return DataLoader(self.dataset, batch_sampler=SkipFirst(self.sampler, start_step), num_workers=0)
-
-    def forward(self, model: EmbeddingNet, images: torch.Tensor) -> torch.Tensor:
-        return model.features(images)
-
-    def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.objective(outputs, labels)
-
-    def state_dict(self) -> dict:
-        return self.objective.state_dict()
-
-    def load_state_dict(self, state: dict) -> None:
-        self.objective.load_state_dict(state)
-
-
 @dataclass
 class JobSetup:
     """What every kind of job prepares before its first step."""
@@ -172,12 +130,25 @@ def averaged_with_start(model: EmbeddingNet, start_state: dict[str, torch.Tensor
     return mixed
 
 
-def _samples_from(data: list[dict]) -> list[Sample]:
-    return [Sample(**item) for item in data]
+def _is_sample(sample: Sample) -> bool:
+    texts = (sample.individual, sample.view, sample.sighting, sample.crop, sample.mask, sample.edge)
+    return type(sample.detection_id) is int and all(isinstance(text, str) for text in texts)
+
+
+def _samples_from(data: object) -> list[Sample]:
+    """The photos frozen in job.json (which may come from anyone's project): a damaged list says so."""
+    try:
+        samples = [Sample(**item) for item in data]
+    except TypeError:
+        samples = None
+    if samples is None or not all(_is_sample(sample) for sample in samples):
+        raise ValueError(f"{ev.JOB_FILE} lists its photos in an unknown form; start the training again")
+    return samples
 
 
 def prepare_job(spec: ev.TrainingSpec, job_id: str, emit: Emit, resume: bool, samples_for_job: Callable[[Project, set[int]], Split]) -> JobSetup:
     """Open the project, fix the start model and the data (frozen in job.json on the first run), score the start model."""
+    device = resolve_device(spec.device)  # before anything is written: a machine without the device changes nothing
     folder = ev.job_folder(spec.project_root, job_id)
     record = ev.JobRecord.load(folder) if resume else ev.JobRecord(job_id, spec)
     record.status, record.message = "running", ""
@@ -191,7 +162,6 @@ def prepare_job(spec: ev.TrainingSpec, job_id: str, emit: Emit, resume: bool, sa
         parent = get_model(session, record.extra["parent"])
         ancestors = lineage(session, parent.id)
     parent_dir = model_dir(project.root, parent)
-    device = pick_device(spec.device)
     if "train" not in record.extra:
         trained_on = {int(i) for entry in ancestors for i in ((entry.data or {}).get("train", {}) or {}).get("detections", [])}
         split = samples_for_job(project, trained_on)
@@ -224,8 +194,11 @@ def run_steps(setup: JobSetup, task, recipe: Recipe, job_id: str, emit: Emit, sh
         saved = averaged_with_start(model, setup.start_state, setup.record.spec.start_weight)
         return held_out_scores(saved.eval(), setup.held_out_crops, setup.split.held_out)
 
-    return run_loop(setup.model, task, recipe, setup.folder / ev.CHECKPOINT_FILE, setup.device, resume=resume, on_step=on_step,
-                    on_epoch=on_epoch, validate=validate if setup.split.held_out else None, should_stop=should_stop)
+    state, cancelled = run_loop(setup.model, task, recipe, setup.folder / ev.CHECKPOINT_FILE, setup.device, resume=resume, on_step=on_step,
+                                on_epoch=on_epoch, validate=validate if setup.split.held_out else None, should_stop=should_stop)
+    # A stop that comes after the last step still pauses before the model is registered (its checkpoint
+    # is complete, so resuming only registers it): a worker whose parent was killed registers nothing.
+    return state, cancelled or should_stop()
 
 
 def finish_job(setup: JobSetup, recipe: Recipe, state: LoopState, data: dict, job_id: str, emit: Emit) -> ev.Finished:
@@ -235,7 +208,7 @@ def finish_job(setup: JobSetup, recipe: Recipe, state: LoopState, data: dict, jo
     parent_bundle = load_model(setup.parent_dir, "cpu")[1]
     data = {**data, "parent": setup.parent.id, "kind": spec.kind, "train": setup.split.summary()["train"],
             "held_out": setup.split.summary()["held_out"]}
-    write_training_record(setup.folder, recipe, state_as_training(state), data)
+    write_training_record(setup.folder, recipe, state, data)
     averaged = averaged_with_start(setup.model, setup.start_state, spec.start_weight)
     bundle = save_model(averaged.cpu(), setup.folder, name, calibration=parent_bundle.calibration,
                         extra={"training_data": {k: v for k, v in data.items() if k not in ("train", "held_out")}, "parent": setup.parent.id})
@@ -250,12 +223,6 @@ def finish_job(setup: JobSetup, recipe: Recipe, state: LoopState, data: dict, jo
     setup.record.extra["metrics"] = metrics
     setup.record.save(setup.folder)
     return ev.Finished(job_id, bundle.model_id, str(setup.folder), metrics)
-
-
-def state_as_training(state: LoopState):
-    from pelage.reid.train import TrainingState
-
-    return TrainingState(epoch=state.epoch, history=state.history)
 
 
 def supervised_split(spec: ev.TrainingSpec) -> Callable[[Project, set[int]], Split]:
@@ -283,7 +250,7 @@ def run_finetune(spec: ev.TrainingSpec, job_id: str, emit: Emit, should_stop: Ca
         task = SupervisedTask(crops, recipe, setup.model, setup.device)
         if not resume:
             emit(ev.Stage(job_id, "starting class centres from the current model", 0, len(crops)))
-            task.imprint(setup.model, crops)
+            task.imprint(imprint_centres(setup.model, crops, task.table))
         state, cancelled = run_steps(setup, task, recipe, job_id, emit, should_stop, resume)
         if cancelled:
             setup.record.status = "cancelled"
@@ -297,7 +264,16 @@ def run_finetune(spec: ev.TrainingSpec, job_id: str, emit: Emit, should_stop: Ca
 
 
 def run_job(spec: ev.TrainingSpec, job_id: str, emit: Emit, should_stop: Callable[[], bool], resume: bool = False) -> object:
-    """Dispatch by kind; any exception becomes a :class:`~pelage.training.events.Failed` and the job stays resumable."""
+    """Dispatch by kind; any exception becomes a :class:`~pelage.training.events.Failed` and the job stays resumable.
+
+    A resumed job's checkpoint is read before anything else: a damaged or crafted one fails the job with
+    nothing written, and nothing in it is run (see :mod:`pelage.reid.checkpoints`).
+    """
+    if resume:
+        try:
+            read_checkpoint(ev.job_folder(spec.project_root, job_id) / ev.CHECKPOINT_FILE)
+        except (CheckpointError, FileNotFoundError) as exc:
+            return ev.Failed(job_id, str(exc))
     try:
         if spec.kind == ev.UNSUPERVISED:
             from pelage.training.unsupervised import run_unsupervised
@@ -305,9 +281,15 @@ def run_job(spec: ev.TrainingSpec, job_id: str, emit: Emit, should_stop: Callabl
             return run_unsupervised(spec, job_id, emit, should_stop, resume)
         return run_finetune(spec, job_id, emit, should_stop, resume)
     except Exception as exc:  # reported to the GUI or CLI, which decides how to show it
-        folder = ev.job_folder(spec.project_root, job_id)
-        if (folder / ev.JOB_FILE).is_file():
-            record = ev.JobRecord.load(folder)
-            record.status, record.message = "failed", str(exc)
-            record.save(folder)
+        _record_failure(ev.job_folder(spec.project_root, job_id), str(exc))
         return ev.Failed(job_id, str(exc) or exc.__class__.__name__, traceback.format_exc())
+
+
+def _record_failure(folder: Path, message: str) -> None:
+    """Mark the job failed in its job.json, if it has a readable one (a job that failed before starting has none)."""
+    try:
+        record = ev.JobRecord.load(folder)
+    except ev.JobFileError:
+        return
+    record.status, record.message = "failed", message
+    record.save(folder)

@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader
 from pelage.reid.embed import embed_with
 from pelage.reid.nets import EmbeddingNet
 from pelage.reid.sampler import PKSampler
-from pelage.reid.train import AugmentedCrops, ClassTable, LabelledCrop, Recipe
+from pelage.reid.train import AugmentedCrops, ClassTable, LabelledCrop, Recipe, SkipFirst
 from pelage.store import Project
 from pelage.store.schema import Detection
 from pelage.training import events as ev
@@ -130,9 +130,7 @@ class ClusterContrastTask:
         self.sampler.set_epoch(epoch)
         return steps
 
-    def batches(self, start_step: int):
-        from pelage.training.loop import SkipFirst
-
+    def batches(self, start_step: int) -> DataLoader:
         return DataLoader(self.dataset, batch_sampler=SkipFirst(self.sampler, start_step), num_workers=0)
 
     def forward(self, model: EmbeddingNet, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -5,41 +5,83 @@ behaviour on Linux, macOS and Windows), imports torch itself, and streams datacl
 queue. Cancelling sets an event the loop polls between steps; the loop then saves its checkpoint, so
 "pause" is a cancel followed later by :func:`start_job` with ``resume=True``, in this session or after a
 restart. Nothing here imports torch, so the GUI can import this module freely.
+
+A worker never outlives the process that started it. ``daemon=True`` covers a parent that exits
+normally, but not one that is killed (SIGKILL, a crash, the task manager): the worker would train on
+and register a model nobody asked for any more. So each worker watches its parent (:class:`ParentWatch`)
+and, when it is gone, cancels its job, which saves its checkpoint and says "cancelled" in job.json as a
+pause would, and then ends, after at most :data:`ORPHAN_GRACE_S` whatever the job was doing.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import queue
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from pelage.training import events as ev
 
 _CONTEXT = mp.get_context("spawn")
+ORPHAN_GRACE_S = 5.0  # how long an orphaned job may take to reach its next step and save a checkpoint
+ORPHANED_EXIT = 3  # the exit status of a worker that ended because its parent was gone
+
+
+class ParentWatch:
+    """In a worker: notices at once when the parent process is gone, cancels the work, then ends the process.
+
+    It waits on the parent's sentinel (what :func:`multiprocessing.parent_process` offers on every
+    platform; it becomes ready when the parent dies), so detection costs no polling and no delay.
+    """
+
+    def __init__(self, grace_s: float = ORPHAN_GRACE_S) -> None:
+        self.orphaned = threading.Event()
+        self.done = threading.Event()
+        self.grace_s = grace_s
+        self.parent = mp.parent_process()
+        if self.parent is not None:
+            threading.Thread(target=self._watch, name="pelage-parent-watch", daemon=True).start()
+
+    def _watch(self) -> None:
+        self.parent.join()  # returns when the parent process has ended, however it ended
+        self.orphaned.set()
+        self.done.wait(self.grace_s)  # the job stops at its next step and saves its checkpoint
+        os._exit(ORPHANED_EXIT)  # nobody reads the result; do not wait for queue threads that can never flush
+
+    def should_stop(self, cancel) -> Callable[[], bool]:
+        """The job's stop test: the parent asked for it, or the parent is gone."""
+        return lambda: self.orphaned.is_set() or cancel.is_set()
+
+    def report(self, events, result: object) -> None:
+        """Send the terminal event, unless nobody is left to read it."""
+        self.done.set()
+        if not self.orphaned.is_set():
+            events.put(result)
+
+
+def _limit_threads(threads: int) -> None:
+    """Before torch loads: a shared laptop's cores are the user's, not all the training job's."""
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, str(max(1, threads)))
 
 
 def _child(spec: ev.TrainingSpec, job_id: str, resume: bool, events, cancel) -> None:
     """Entry point of the worker process."""
-    import os
-
-    # Before torch loads: a shared laptop's cores are the user's, not all the training job's.
-    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(variable, str(max(1, spec.threads)))
+    watch = ParentWatch()
+    _limit_threads(spec.threads)
     from pelage.training.finetune import run_job
 
-    result = run_job(spec, job_id, events.put, cancel.is_set, resume)
-    events.put(result)
+    watch.report(events, run_job(spec, job_id, events.put, watch.should_stop(cancel), resume))
 
 
 def _embed_child(project_root: str, model_id: str, job_id: str, threads: int, device: str | None, events, cancel) -> None:
-    import os
-
-    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(variable, str(max(1, threads)))
+    watch = ParentWatch()
+    _limit_threads(threads)
     from pelage.training.adopt import embed_with_model
 
-    events.put(embed_with_model(project_root, model_id, job_id, events.put, cancel.is_set, threads, device))
+    watch.report(events, embed_with_model(project_root, model_id, job_id, events.put, watch.should_stop(cancel), threads, device))
 
 
 @dataclass
