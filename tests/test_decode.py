@@ -1,4 +1,5 @@
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -76,11 +77,36 @@ def test_very_large_camera_frame_decodes(tmp_path):
     assert decoded.rgb.shape == (6000, 8000, 3)
 
 
-def test_decompression_bomb_is_refused(tmp_path):
-    side = int((MAX_PIXELS * 1.1) ** 0.5)
+PILLOW_DEFAULT_LIMIT = 89_478_485  # Pillow's own MAX_IMAGE_PIXELS, below the frames Pelage means to read
+
+
+def hundred_megapixel_jpeg(path: Path) -> Path:
+    """A real 10000×10000 camera-sized frame: a plain ground with a spotted animal pasted in (encodes in about a second)."""
+    frame = Image.new("RGB", (10_000, 10_000), (70, 80, 60))
+    frame.paste(Image.fromarray(pattern_rgb(3000, 2000)), (3500, 4000))
+    frame.save(path, "JPEG", quality=80)
+    return path
+
+
+def test_hundred_megapixel_frame_decodes(tmp_path):
+    assert 10_000 * 10_000 > PILLOW_DEFAULT_LIMIT and 10_000 * 10_000 <= MAX_PIXELS
+    decoded = decode_image(hundred_megapixel_jpeg(tmp_path / "big.jpg"))
+    assert decoded.rgb.shape == (10_000, 10_000, 3)
+    assert decoded.rgb[5000, 5000].mean() > decoded.rgb[100, 100].mean()  # the animal is where it was put
+
+
+@pytest.mark.parametrize("factor", [1.1, 2.5], ids=["above-the-limit", "above-twice-the-limit"])
+def test_decompression_bomb_is_refused_with_its_size(tmp_path, factor):
+    side = int((MAX_PIXELS * factor) ** 0.5)
     Image.new("1", (side, side)).save(tmp_path / "bomb.png")  # tiny file, enormous canvas
-    with pytest.raises(ImageReadError, match="too large"):
+    with pytest.raises(ImageReadError, match=rf"too large \(.*{round(side * side / 1e6)} MP; the limit is 120 MP\): downscale"):
         decode_image(tmp_path / "bomb.png")
+
+
+def test_the_limit_is_a_setting(tmp_path):
+    path = save_jpeg(tmp_path / "a.jpg", pattern_rgb(320, 240))
+    with pytest.raises(ImageReadError, match=r"320×240 = 0.08 MP; the limit is 0.08 MP"):
+        decode_image(path, max_pixels=320 * 240 - 1)
 
 
 def test_unidentified_file_fails_offline_even_after_ultralytics_is_imported(tmp_path, monkeypatch):

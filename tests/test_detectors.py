@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -10,10 +11,14 @@ import pytest
 
 from pelage.ingest.decode import decode_image
 from pelage.ingest.detect import Box, DetectorConfig, SaliencyDetector, UltralyticsDetector, create_detector, iou
-from pelage.ingest.detect.yolo import map_label
+from pelage.ingest.detect.yolo import DetectorWeightsError, map_label
+from pelage.ingest.pipeline import resolve_detector
 from pelage.ingest.saliency import ModelMissingError, SaliencyModel
+from pelage.weights import KNOWN_WEIGHTS, DamagedWeightsError
+from pelage.weights.verify import VERIFIED_FILE
 from tests.conftest import shared_dataset
-from tests.images import pattern_rgb
+from tests.images import pattern_rgb, save_jpeg
+from tests.test_cli import pelage
 
 
 def voc_box(xml_path: Path) -> Box:
@@ -102,3 +107,54 @@ def test_two_animals_give_two_detections(saliency_model):
     boxes = SaliencyDetector(saliency_model).detect(frame)
     centres = sorted((b.x0 + b.x1) / 2 for b in boxes)
     assert len(boxes) == 2 and centres[0] < 400 < 800 < centres[1]
+
+
+def damaged_megadetector(models_dir: Path) -> Path:
+    """A file with MegaDetector's name and the wrong bytes: what a disk error or a half-finished copy leaves."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    path = models_dir / KNOWN_WEIGHTS["megadetector"].filename
+    path.write_bytes(b"\x00" * 65536)
+    return path
+
+
+def test_damaged_megadetector_is_refused_for_yolo_and_passed_over_by_auto(tmp_path):
+    damaged = damaged_megadetector(tmp_path / "models")
+    with pytest.raises(DamagedWeightsError, match=r"is damaged \(checksum mismatch\); reinstall it with `pelage models install megadetector`"):
+        resolve_detector(DetectorConfig(name="yolo"), tmp_path / "models")
+    warnings: list[str] = []
+    chosen = resolve_detector(DetectorConfig(name="auto"), tmp_path / "models", warn=warnings.append)
+    assert chosen.name == "saliency" and len(warnings) == 1 and str(damaged) in warnings[0]
+    assert not (tmp_path / "models" / VERIFIED_FILE).exists()  # a damaged file is never remembered as checked
+
+
+def test_resolving_leaves_other_choices_alone(tmp_path):
+    own = tmp_path / "mine.pt"
+    assert resolve_detector(DetectorConfig(name="yolo", weights=own), tmp_path / "models").weights == own
+    assert resolve_detector(DetectorConfig(name="saliency"), tmp_path / "models").name == "saliency"
+    assert resolve_detector(DetectorConfig(name="auto"), tmp_path / "models").name == "saliency"
+    with pytest.raises(FileNotFoundError, match="MegaDetector is not installed"):
+        resolve_detector(DetectorConfig(name="yolo"), tmp_path / "models")
+
+
+def test_models_list_says_damaged(user_home):
+    damaged_megadetector(user_home.models)
+    result = pelage("models", "list")
+    assert "megadetector (" in result.stdout and "damaged (checksum mismatch" in result.stdout
+    assert "u2netp (background removal, offline detector): installed" in result.stdout
+
+
+def test_auto_import_with_a_damaged_detector_warns_and_uses_the_offline_one(tmp_path, user_home):
+    damaged_megadetector(user_home.models)
+    survey = tmp_path / "survey"
+    save_jpeg(survey / "ST1" / "C1" / "a.jpg", pattern_rgb())
+    result = pelage("import", str(survey), "--project", str(tmp_path / "project"), "--threads", "2", "--json")
+    assert result.stderr.startswith("pelage: warning: the installed megadetector file") and "using the offline detector" in result.stderr
+    animals = json.loads(pelage("animals", str(tmp_path / "project"), "--json").stdout)
+    assert animals and {a["detector"] for a in animals} == {SaliencyDetector.name}
+
+
+def test_a_file_that_is_not_yolo_weights_is_explained(tmp_path):
+    garbage = tmp_path / "weights.pt"
+    garbage.write_bytes(b"PK\x03\x04 half a zip")
+    with pytest.raises(DetectorWeightsError, match="cannot load the detector weights .*--detector saliency"):
+        UltralyticsDetector(garbage)

@@ -12,9 +12,10 @@ _EXPORTS = {
     "DecodedImage": "decode", "ImageReadError": "decode", "decode_image": "decode",
     "Box": "detect", "DetectorConfig": "detect", "create_detector": "detect",
     "apply_mask": "edges", "edge_channel": "edges", "stack_rgb_edge": "edges",
-    "ImportOptions": "importer", "ImportProgress": "importer", "ImportSummary": "importer", "SurveyImportError": "importer",
-    "import_survey": "importer", "run_import": "importer", "scan_survey": "importer",
-    "Pipeline": "pipeline", "build_pipeline": "pipeline",
+    "ImportOptions": "importer", "ImportProgress": "importer", "ImportSummary": "importer", "SurveyImportError": "errors",
+    "ImportBusyError": "errors", "check_survey_root": "importer", "import_survey": "importer", "run_import": "importer",
+    "scan_survey": "importer",
+    "Pipeline": "pipeline", "build_pipeline": "pipeline", "resolve_detector": "pipeline",
     "add_user_box": "user_boxes",
 }
 

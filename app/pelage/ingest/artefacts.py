@@ -17,6 +17,8 @@ import numpy as np
 # Crops are stored no larger than this (long side): plenty for identification and for review zoom,
 # which goes back to the original photo for full resolution.
 MAX_CROP_SIDE = 1024
+# True because an import of a survey rebuilds the missing cached files of the images it already holds.
+REBUILD_HINT = "re-run the import of its survey (`pelage import SURVEY --project PROJECT`) to rebuild it"
 
 
 @dataclass(frozen=True)
@@ -59,21 +61,43 @@ def _encode(suffix: str, array: np.ndarray) -> bytes:
     return buffer.tobytes()
 
 
+def write_crop(root: Path, relative: str, crop_rgb: np.ndarray) -> None:
+    _write_atomic(root / relative, _encode(".jpg", cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2BGR)))
+
+
+def write_grey(root: Path, relative: str, grey: np.ndarray) -> None:
+    """A mask or edge image, as lossless PNG."""
+    _write_atomic(root / relative, _encode(".png", grey))
+
+
 def write_artefacts(root: Path, paths: ArtefactPaths, crop_rgb: np.ndarray, mask: np.ndarray, edge: np.ndarray) -> None:
-    _write_atomic(root / paths.crop, _encode(".jpg", cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2BGR)))
-    _write_atomic(root / paths.mask, _encode(".png", mask))
-    _write_atomic(root / paths.edge, _encode(".png", edge))
+    write_crop(root, paths.crop, crop_rgb)
+    write_grey(root, paths.mask, mask)
+    write_grey(root, paths.edge, edge)
+
+
+def missing_artefacts(root: Path, paths: ArtefactPaths) -> frozenset[str]:
+    """Which of "crop", "mask", "edge" are absent (or empty) under ``root``."""
+    missing = set()
+    for kind in ("crop", "mask", "edge"):
+        path = root / getattr(paths, kind)
+        try:
+            if path.stat().st_size == 0:
+                missing.add(kind)
+        except OSError:
+            missing.add(kind)
+    return frozenset(missing)
 
 
 def read_rgb(path: Path) -> np.ndarray:
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
-        raise FileNotFoundError(f"cannot read cached image {path}; re-run the import to rebuild it")
+        raise FileNotFoundError(f"cannot read cached image {path}; {REBUILD_HINT}")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def read_grey(path: Path) -> np.ndarray:
     grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if grey is None:
-        raise FileNotFoundError(f"cannot read cached image {path}; re-run the import to rebuild it")
+        raise FileNotFoundError(f"cannot read cached image {path}; {REBUILD_HINT}")
     return grey

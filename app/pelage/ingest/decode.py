@@ -6,6 +6,7 @@ wrong in words a field biologist can act on; callers record it and carry on.
 
 from __future__ import annotations
 
+import re
 import sys
 import warnings
 from dataclasses import dataclass
@@ -15,7 +16,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-# Large enough for any camera (a 100 MP frame), small enough to refuse a decompression bomb.
+# The largest frame Pelage decodes: any camera's (a 100 MP frame), small enough to refuse a decompression bomb
+# (a small file that expands to gigabytes). Pillow's own default (89.5 MP) is lower, so wherever Pelage opens an
+# image it raises Pillow's limit to this one; ``decode_image(max_pixels=...)`` overrides it per call.
 MAX_PIXELS = 120_000_000
 EXIF_IFD = 0x8769
 DATETIME_ORIGINAL = 0x9003
@@ -92,18 +95,40 @@ def _pillow_open(path: Path) -> Image.Image:
     return opener(path)
 
 
-def decode_image(path: Path) -> DecodedImage:
-    """Decode ``path`` fully (so truncation is caught here, not later) into oriented 8-bit RGB."""
+def _allow_pixels(limit: int) -> None:
+    """Let Pillow open frames up to ``limit`` pixels (it warns above its global limit and refuses above twice it)."""
+    if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < limit:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:.0f} MP" if pixels >= 1e6 else f"{pixels / 1e6:.2f} MP"
+
+
+def _too_large(pixels: int, limit: int, size: str = "") -> ImageReadError:
+    return ImageReadError(f"image is too large ({size}{_megapixels(pixels)}; the limit is {_megapixels(limit)}): "
+                          "downscale it before importing")
+
+
+def _bomb_pixels(error: Exception) -> int:
+    """The pixel count in Pillow's decompression-bomb message (0 when it has none)."""
+    found = re.search(r"\((\d+) pixels\)", str(error))
+    return int(found.group(1)) if found else 0
+
+
+def decode_image(path: Path, max_pixels: int = MAX_PIXELS) -> DecodedImage:
+    """Decode ``path`` fully (so truncation is caught here, not later) into oriented 8-bit RGB.
+
+    Frames above ``max_pixels`` are refused from their header, before any pixel is decoded.
+    """
+    _allow_pixels(max_pixels)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the explicit check below decides
             with _pillow_open(path) as image:
                 width, height = image.size
-                if width * height > MAX_PIXELS:
-                    raise ImageReadError(
-                        f"image is too large ({width}×{height} = {width * height / 1e6:.0f} MP; "
-                        f"the limit is {MAX_PIXELS / 1e6:.0f} MP): downscale it before importing"
-                    )
+                if width * height > max_pixels:
+                    raise _too_large(width * height, max_pixels, f"{width}×{height} = ")
                 exif_time = read_exif_time(image)
                 source_mode, fmt = image.mode, image.format
                 image.load()
@@ -113,8 +138,8 @@ def decode_image(path: Path) -> DecodedImage:
         raise
     except UnidentifiedImageError:
         raise ImageReadError("not an image file Pelage can read (JPEG, PNG, TIFF, BMP, WebP)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageReadError(f"image is too large to decode safely: {exc}") from None
+    except Image.DecompressionBombError as exc:
+        raise _too_large(_bomb_pixels(exc), max_pixels) from None
     except OSError as exc:
         text = str(exc)
         if "truncated" in text.lower():

@@ -6,7 +6,10 @@ Contract:
   with the first image not yet recorded, so an interrupted and an uninterrupted import end with the
   same rows. Already recorded paths are skipped without being read (incremental re-import).
 - Content already imported under another path is recorded as a duplicate, not processed again.
-- Every failure is recorded with its reason and the import goes on.
+- Every failure is recorded with its reason and the import goes on; a folder the scan cannot read is
+  recorded as a failure too (path ending in "/"), so what was found and what was recorded add up.
+- Images already recorded whose cached crops, masks or edge images went missing get them rebuilt.
+- One import at a time per project (:mod:`pelage.ingest.lock`): a second one waits, or refuses.
 - :func:`run_import` is a generator that yields one :class:`ImportProgress` per file, so the CLI
   shows a progress bar and the GUI a progress dialog with a working Cancel (stop iterating).
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,8 +29,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pelage.ingest.decode import ImageReadError
+from pelage.ingest.errors import ImportBusyError, SurveyImportError
+from pelage.ingest.lock import ImportLock, import_lock
 from pelage.ingest.naming import PathFacts, compile_user_pattern, parse_path
 from pelage.ingest.pipeline import Pipeline, ProcessedDetection
+from pelage.ingest.repair import BrokenImage, find_broken_images, repair_image
 from pelage.store import (
     Camera,
     Detection,
@@ -47,22 +54,21 @@ QUIET_SUFFIXES = frozenset({".xml", ".json", ".csv", ".txt", ".db", ".ini", ".th
 DEFAULT_TIME_PRIORITY = (TimeSource.FILENAME, TimeSource.EXIF, TimeSource.FILE_TIME)
 
 
-class SurveyImportError(RuntimeError):
-    """The import cannot start (missing folder, unreadable root); the message says what to do."""
-
-
 @dataclass(frozen=True)
 class ImportOptions:
     pattern: str | None = None  # extra regex for station/camera/time in paths (see naming.py)
     survey_name: str | None = None  # default: the survey folder's name
     retry_failed: bool = False
     time_priority: tuple[TimeSource, ...] = DEFAULT_TIME_PRIORITY
+    wait: bool = True  # another import into the project is running: wait for it (else ImportBusyError)
+    lock_poll_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
 class ScanResult:
     images: list[str]  # relative paths, "/" separators, sorted
     other_files: list[str]
+    unreadable: dict[str, str] = field(default_factory=dict)  # folder ("ST03/", ending in "/") → why it cannot be read
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,7 @@ class ImportProgress:
     done: int
     total: int
     path: str
-    outcome: str  # imported | failed | duplicate | skipped
+    outcome: str  # imported | failed | duplicate | skipped | repaired | waiting (for another import; done = total = 0)
     message: str | None = None
     detections: int = 0
 
@@ -84,8 +90,11 @@ class ImportSummary:
     duplicates: int = 0
     failed: int = 0
     detections: int = 0
+    unreadable_folders: int = 0  # found besides the image files; each is one failure (new) or one already recorded
+    repaired: int = 0  # already imported images whose missing cached files were rebuilt
     other_files: list[str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    unrepaired: list[tuple[str, str]] = field(default_factory=list)  # already imported, cached files missing for good
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     cancelled: bool = False
@@ -94,21 +103,30 @@ class ImportSummary:
         return {
             "survey": self.survey, "images_found": self.images_found, "imported": self.imported,
             "already_imported": self.already_imported, "duplicates": self.duplicates, "failed": self.failed,
-            "detections": self.detections, "other_files": len(self.other_files),
+            "detections": self.detections, "unreadable_folders": self.unreadable_folders, "repaired": self.repaired,
+            "other_files": len(self.other_files),
             "failures": [{"path": p, "reason": r} for p, r in self.failures],
+            "unrepaired": [{"path": p, "reason": r} for p, r in self.unrepaired],
             "seconds": round(self.seconds, 2), "cancelled": self.cancelled,
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
         }
 
 
 def scan_survey(root: Path, exclude: Iterable[Path] = ()) -> ScanResult:
-    """All image files under ``root`` (hidden files and ``exclude`` folders skipped), sorted."""
+    """All image files under ``root`` (hidden files and ``exclude`` folders skipped), sorted, and the folders
+    that could not be read."""
     root = Path(root)
     excluded = {Path(p).resolve() for p in exclude}
     images, others = [], []
+    unreadable: dict[str, str] = {}
 
     def on_error(error: OSError) -> None:
-        others.append(f"{error.filename}: unreadable folder ({error.strerror})")
+        folder = Path(error.filename or root)
+        if folder == root:
+            raise SurveyImportError(f"The survey folder {root} cannot be read ({error.strerror}); check its permissions.")
+        unreadable[f"{folder.relative_to(root).as_posix()}/"] = (
+            f"cannot read this folder ({error.strerror}); its photos were not imported. Fix its permissions and re-run the import."
+        )
 
     for folder, dirs, files in os.walk(root, onerror=on_error):
         current = Path(folder)
@@ -122,7 +140,21 @@ def scan_survey(root: Path, exclude: Iterable[Path] = ()) -> ScanResult:
                 images.append(relative)
             elif suffix not in QUIET_SUFFIXES:
                 others.append(relative)
-    return ScanResult(images=sorted(images), other_files=others)
+    return ScanResult(images=sorted(images), other_files=others, unreadable=unreadable)
+
+
+def check_survey_root(survey_root: Path | str) -> Path:
+    """The survey folder, resolved; :class:`SurveyImportError` when it is missing, a file or unreadable.
+
+    Cheap and writes nothing, so a caller can check before it creates a project.
+    """
+    root = Path(survey_root).expanduser().resolve()
+    if not root.is_dir():
+        what = "is a file, not a folder" if root.is_file() else "does not exist"
+        raise SurveyImportError(f"The survey folder {root} {what}. Give the folder that holds the survey's photos.")
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise SurveyImportError(f"The survey folder {root} cannot be read; check its permissions.")
+    return root
 
 
 def sha256_file(path: Path) -> str:
@@ -275,6 +307,110 @@ def _record(project: Project, survey_id: int, relative: str, facts: PathFacts, o
         image.detections.extend(_detection_row(d, detector) for d in outcome.detections)
 
 
+def _wait_for_lock(lock: ImportLock, options: ImportOptions, should_stop: Callable[[], bool]) -> Generator[ImportProgress, None, bool]:
+    """Take the project's import lock, waiting for another import if need be; False when stopped while waiting."""
+    if lock.try_acquire():
+        return True
+    busy = lock.holder().describe()
+    if not options.wait:
+        raise ImportBusyError(f"{busy}. Wait for it to finish, or run the import without --no-wait.")
+    yield ImportProgress(0, 0, "", "waiting", f"{busy}; waiting…")
+    while not lock.try_acquire():
+        if should_stop():
+            return False
+        time.sleep(options.lock_poll_seconds)
+    return True
+
+
+def _forget_readable_folders(session: Session, survey_id: int, unreadable: dict[str, str]) -> None:
+    """Drop the failures of folders that can be read now: their photos are imported as new ones."""
+    for image in session.scalars(select(Image).where(Image.survey_id == survey_id, Image.path.endswith("/"))):
+        if image.path not in unreadable:
+            session.delete(image)
+
+
+@dataclass
+class _Run:
+    """One import under the project's lock: what the scan found, what the project holds, the models once loaded."""
+
+    project: Project
+    root: Path
+    survey_id: int
+    scan: ScanResult
+    recorded: dict[str, ImageStatus]
+    broken: dict[str, BrokenImage]
+    pipeline_factory: Callable[[], Pipeline]
+    options: ImportOptions
+    user_pattern: re.Pattern[str] | None
+    summary: ImportSummary
+    pipeline: Pipeline | None = None
+
+    def entries(self) -> list[str]:
+        return sorted([*self.scan.images, *self.scan.unreadable])
+
+    def models(self) -> Pipeline:
+        """The pipeline, loaded the first time something needs processing."""
+        if self.pipeline is None:
+            self.pipeline = self.pipeline_factory()
+        return self.pipeline
+
+    def is_recorded(self, relative: str) -> bool:
+        status = self.recorded.get(relative)
+        return status is not None and not (self.options.retry_failed and status == ImageStatus.FAILED)
+
+    def revisit(self, relative: str, done: int, total: int) -> ImportProgress:
+        """An entry recorded in an earlier run: skipped, unless its cached files went missing."""
+        self.summary.already_imported += 1
+        broken = self.broken.get(relative)
+        if broken is None:
+            return ImportProgress(done, total, relative, "skipped")
+        try:
+            repair_image(self.project, self.models(), self.root / relative, broken)
+        except (ImageReadError, OSError, ValueError) as exc:
+            reason = f"its cached crops are missing and cannot be rebuilt: {exc}"
+            self.summary.unrepaired.append((relative, reason))
+            return ImportProgress(done, total, relative, "failed", reason)
+        self.summary.repaired += 1
+        return ImportProgress(done, total, relative, "repaired", "missing cached crops rebuilt")
+
+    def process(self, relative: str, done: int, total: int) -> ImportProgress:
+        """A new entry (or a failure to retry): process it and record the outcome in one transaction."""
+        if relative in self.scan.unreadable:
+            facts, outcome = PathFacts(), _Outcome(ImageStatus.FAILED, error=self.scan.unreadable[relative])
+        else:
+            facts = parse_path(relative, self.user_pattern)
+            outcome = _process_file(self.project, self.models(), self.root / relative, facts, self.options.time_priority)
+        _record(self.project, self.survey_id, relative, facts, outcome, self.pipeline.detector.name if self.pipeline else "")
+        summary = self.summary
+        if outcome.status == ImageStatus.FAILED:
+            summary.failed += 1
+            summary.failures.append((relative, outcome.error or "unknown error"))
+            return ImportProgress(done, total, relative, "failed", outcome.error)
+        if outcome.status == ImageStatus.DUPLICATE:
+            summary.duplicates += 1
+            return ImportProgress(done, total, relative, "duplicate", "same content as an image already imported")
+        summary.imported += 1
+        summary.detections += len(outcome.detections)
+        return ImportProgress(done, total, relative, "imported", detections=len(outcome.detections))
+
+
+def _start_run(project: Project, root: Path, pipeline_factory: Callable[[], Pipeline], options: ImportOptions) -> _Run:
+    """Scan the survey and read what the project already holds of it (the lock is held)."""
+    user_pattern = compile_user_pattern(options.pattern)
+    scan = scan_survey(root, exclude=[project.root])
+    with transaction(project.sessions) as session:
+        survey = _get_or_create_survey(session, root, options.survey_name)
+        survey_id, survey_name = survey.id, survey.name
+        _forget_readable_folders(session, survey_id, scan.unreadable)
+    with project.sessions() as session:
+        rows = session.execute(select(Image.path, Image.status).where(Image.survey_id == survey_id))
+        recorded = {path: status for path, status in rows}
+    summary = ImportSummary(survey=survey_name, images_found=len(scan.images), other_files=scan.other_files,
+                            unreadable_folders=len(scan.unreadable))
+    return _Run(project, root, survey_id, scan, recorded, find_broken_images(project, survey_id), pipeline_factory, options,
+                user_pattern, summary)
+
+
 def run_import(
     project: Project,
     survey_root: Path | str,
@@ -284,59 +420,37 @@ def run_import(
 ) -> Generator[ImportProgress, None, ImportSummary]:
     """Import ``survey_root`` into ``project``, yielding progress per file; returns the summary.
 
-    ``pipeline_factory`` is called only if there is something new to process, so a re-run of a
-    finished import does not load any model. ``should_stop`` is asked before each file: when it says
-    yes the import ends there and still returns its summary (marked cancelled).
+    ``pipeline_factory`` is called only if there is something new to process or repair, so a re-run of a
+    finished import does not load any model. ``should_stop`` is asked before each file (and while waiting
+    for another import): when it says yes the import ends there and still returns its summary (marked
+    cancelled). While another import into the project runs, this one yields one ``waiting`` event and waits
+    (or raises :class:`ImportBusyError` when ``options.wait`` is off).
     """
     started = time.perf_counter()
-    root = Path(survey_root).expanduser().resolve()
-    if not root.is_dir():
-        raise SurveyImportError(f"The survey folder {root} does not exist or is not a folder.")
-    if not os.access(root, os.R_OK | os.X_OK):
-        raise SurveyImportError(f"The survey folder {root} cannot be read; check its permissions.")
-    user_pattern = compile_user_pattern(options.pattern)
-    scan = scan_survey(root, exclude=[project.root])
-    with transaction(project.sessions) as session:
-        survey = _get_or_create_survey(session, root, options.survey_name)
-        survey_id, survey_name = survey.id, survey.name
-        recorded = {path: status for path, status in session.execute(select(Image.path, Image.status).where(Image.survey_id == survey_id))}
-    summary = ImportSummary(survey=survey_name, images_found=len(scan.images), other_files=scan.other_files)
-    pipeline: Pipeline | None = None
-    total = len(scan.images)
+    root = check_survey_root(survey_root)
+    compile_user_pattern(options.pattern)  # a bad pattern is refused before waiting for anything
+    lock = import_lock(project)
     try:
-        for done, relative in enumerate(scan.images, start=1):
-            if should_stop():
-                summary.cancelled = True
-                break
-            status = recorded.get(relative)
-            if status is not None and not (options.retry_failed and status == ImageStatus.FAILED):
-                summary.already_imported += 1
-                yield ImportProgress(done, total, relative, "skipped")
-                continue
-            if pipeline is None:
-                pipeline = pipeline_factory()
-            facts = parse_path(relative, user_pattern)
-            outcome = _process_file(project, pipeline, root / relative, facts, options.time_priority)
-            _record(project, survey_id, relative, facts, outcome, pipeline.detector.name)
-            if outcome.status == ImageStatus.FAILED:
-                summary.failed += 1
-                summary.failures.append((relative, outcome.error or "unknown error"))
-                yield ImportProgress(done, total, relative, "failed", outcome.error)
-            elif outcome.status == ImageStatus.DUPLICATE:
-                summary.duplicates += 1
-                yield ImportProgress(done, total, relative, "duplicate", "same content as an image already imported")
-            else:
-                summary.imported += 1
-                summary.detections += len(outcome.detections)
-                yield ImportProgress(done, total, relative, "imported", detections=len(outcome.detections))
-    except GeneratorExit:
-        summary.cancelled = True
-        raise
+        if not (yield from _wait_for_lock(lock, options, should_stop)):
+            return ImportSummary(survey=options.survey_name or root.name, cancelled=True)
+        run = _start_run(project, root, pipeline_factory, options)
+        entries = run.entries()
+        try:
+            for done, relative in enumerate(entries, start=1):
+                if should_stop():
+                    run.summary.cancelled = True
+                    break
+                yield run.revisit(relative, done, len(entries)) if run.is_recorded(relative) else run.process(relative, done, len(entries))
+        except GeneratorExit:
+            run.summary.cancelled = True
+            raise
+        finally:
+            run.summary.seconds = time.perf_counter() - started
+            if run.pipeline is not None:
+                run.summary.stage_seconds = dict(run.pipeline.timer.seconds)
+        return run.summary
     finally:
-        summary.seconds = time.perf_counter() - started
-        if pipeline is not None:
-            summary.stage_seconds = dict(pipeline.timer.seconds)
-    return summary
+        lock.release()
 
 
 def import_survey(

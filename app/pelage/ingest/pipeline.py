@@ -7,20 +7,22 @@ project was made the same way, and the identification model always sees the same
 from __future__ import annotations
 
 import time
+import warnings
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from pelage.ingest.artefacts import ArtefactPaths, artefact_paths, crop_box, write_artefacts
-from pelage.ingest.decode import DecodedImage, decode_image
+from pelage.ingest.artefacts import ArtefactPaths, artefact_paths, crop_box, read_grey, write_artefacts, write_crop, write_grey
+from pelage.ingest.decode import MAX_PIXELS, DecodedImage, decode_image
 from pelage.ingest.detect import Box, Detector, DetectorConfig, create_detector
 from pelage.ingest.edges import edge_channel
 from pelage.ingest.saliency import SaliencyModel
 from pelage.ingest.segment import MaskResult, mask_animal
 from pelage.paths import UserPaths
-from pelage.weights import installed_detector_weights
+from pelage.weights import KNOWN_WEIGHTS, DamagedWeightsError, WeightsState, damaged_message, installed_weights
 
 # Detection boxes are cropped with a little context so masking sees the whole outline.
 CROP_PADDING = 0.05
@@ -51,10 +53,11 @@ class Pipeline:
     saliency: SaliencyModel | None  # None: background removal off
     artefact_root: Path
     timer: StageTimer = field(default_factory=StageTimer)
+    max_pixels: int = MAX_PIXELS  # larger frames are recorded as failed, not decoded
 
     def decode(self, path: Path) -> DecodedImage:
         started = time.perf_counter()
-        decoded = decode_image(path)
+        decoded = decode_image(path, self.max_pixels)
         self.timer.add("decode", started)
         return decoded
 
@@ -68,8 +71,7 @@ class Pipeline:
     def process_box(self, rgb: np.ndarray, sha256: str, rank: int, box: Box) -> ProcessedDetection:
         """Crop, mask and edge one box and write the three cached files."""
         started = time.perf_counter()
-        pad_x, pad_y = (box.x1 - box.x0) * CROP_PADDING, (box.y1 - box.y0) * CROP_PADDING
-        crop = crop_box(rgb, (box.x0 - pad_x, box.y0 - pad_y, box.x1 + pad_x, box.y1 + pad_y))
+        crop = padded_crop(rgb, box)
         mask = mask_animal(crop, self.saliency)
         started = self.timer.add("segment", started)
         edge = edge_channel(crop, mask.mask)
@@ -78,6 +80,62 @@ class Pipeline:
         write_artefacts(self.artefact_root, paths, crop, mask.mask, edge)
         self.timer.add("write", started)
         return ProcessedDetection(box=box, paths=paths, mask=mask)
+
+    def rebuild_box(self, rgb: np.ndarray, box: Box, paths: ArtefactPaths, missing: Collection[str]) -> MaskResult | None:
+        """Write again the ``missing`` cached files ("crop", "mask", "edge") of a recorded detection.
+
+        Only the stages those files need run: the crop is cut from the original as at import (same box, same
+        padding, so the same pixels); the mask is recomputed only when its file is gone (else read back, PNG is
+        lossless), and the edge image is made from that crop and mask. Returns the new mask when one was made.
+        """
+        crop = padded_crop(rgb, box)
+        mask = mask_animal(crop, self.saliency) if "mask" in missing else None
+        if "crop" in missing:
+            write_crop(self.artefact_root, paths.crop, crop)
+        if mask is not None:
+            write_grey(self.artefact_root, paths.mask, mask.mask)
+        if "edge" in missing:
+            mask_array = mask.mask if mask is not None else read_grey(self.artefact_root / paths.mask)
+            write_grey(self.artefact_root, paths.edge, edge_channel(crop, mask_array))
+        return mask
+
+
+def padded_crop(rgb: np.ndarray, box: Box) -> np.ndarray:
+    """The detection's crop, with a little context around the box so masking sees the whole outline."""
+    pad_x, pad_y = (box.x1 - box.x0) * CROP_PADDING, (box.y1 - box.y0) * CROP_PADDING
+    return crop_box(rgb, (box.x0 - pad_x, box.y0 - pad_y, box.x1 + pad_x, box.y1 + pad_y))
+
+
+class DetectorFallbackWarning(UserWarning):
+    """``auto`` passed over a damaged MegaDetector file and uses the offline detector."""
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, DetectorFallbackWarning, stacklevel=3)
+
+
+def resolve_detector(config: DetectorConfig, models_dir: Path, warn: Callable[[str], None] = _warn) -> DetectorConfig:
+    """Settle which detector ``config`` means, checking the installed MegaDetector file's digest once.
+
+    Called before an import writes anything, so a damaged or missing detector file is refused up front
+    instead of failing on every image: ``yolo`` refuses a damaged file, ``auto`` falls back to the offline
+    detector and says so through ``warn``. Weights the user passed themselves have no published digest and
+    are taken as they are.
+    """
+    if config.weights is not None or config.name not in ("auto", "yolo"):
+        return config
+    spec = KNOWN_WEIGHTS["megadetector"]
+    installed = installed_weights(spec, models_dir)
+    if installed.state == WeightsState.INSTALLED:
+        return replace(config, name="yolo", weights=installed.path)
+    if installed.state == WeightsState.DAMAGED:
+        if config.name == "yolo":
+            raise DamagedWeightsError(f"{damaged_message(installed, spec)}, or use --detector saliency.")
+        warn(f"{damaged_message(installed, spec)}; using the offline detector until then.")
+    elif config.name == "yolo":
+        raise FileNotFoundError(f"MegaDetector is not installed. Run `pelage models install {spec.name}`, "
+                                "or pass your own YOLO weights with --detector-weights FILE.")
+    return replace(config, name="saliency")
 
 
 def build_pipeline(
@@ -88,6 +146,7 @@ def build_pipeline(
     threads: int | None = None,
 ) -> Pipeline:
     """Load the models once for a whole import (loading takes longer than processing an image)."""
+    detector = resolve_detector(detector, user_paths.models)
     saliency = SaliencyModel(user_paths.rembg_home, threads=threads)
-    built = create_detector(detector, saliency, installed_detector_weights(user_paths.models))
+    built = create_detector(detector, saliency, None)
     return Pipeline(detector=built, saliency=saliency if remove_background else None, artefact_root=artefact_root)

@@ -13,6 +13,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pelage.weights.install import U2NETP_CHECKSUM
+from pelage.weights.verify import WeightsState, installed_state
+
 MODEL_NAME = "u2netp"
 INPUT_SIZE = 320
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
@@ -36,16 +39,26 @@ def _env(name: str, value: str):
             os.environ[name] = previous
 
 
+def check_model_file(rembg_home: Path) -> Path:
+    """The U²-Net-p file, or :class:`ModelMissingError` when it is missing or damaged.
+
+    A damaged file must be caught here: rembg would try to download a fresh copy, which an offline laptop cannot.
+    """
+    model_file = Path(rembg_home) / f"{MODEL_NAME}.onnx"
+    state = installed_state(model_file, U2NETP_CHECKSUM).state
+    if state == WeightsState.MISSING:
+        raise ModelMissingError(f"The background-removal model is missing ({model_file}). Install it with `pelage models install u2netp`.")
+    if state == WeightsState.DAMAGED:
+        raise ModelMissingError(f"The background-removal model {model_file} is damaged (checksum mismatch). "
+                                "Reinstall it with `pelage models install u2netp`.")
+    return model_file
+
+
 class SaliencyModel:
     """Salient-object probability maps (0 = background, 1 = object) at the input image's size."""
 
     def __init__(self, rembg_home: Path, threads: int | None = None) -> None:
-        model_file = Path(rembg_home) / f"{MODEL_NAME}.onnx"
-        if not model_file.is_file():
-            raise ModelMissingError(
-                f"The background-removal model is missing ({model_file}). "
-                "Install it with `pelage models install u2netp`."
-            )
+        check_model_file(rembg_home)
         import onnxruntime as ort
         from rembg import new_session  # heavy import, only when a model is really needed
 

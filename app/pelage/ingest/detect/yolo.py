@@ -12,6 +12,11 @@ import numpy as np
 
 from pelage.ingest.detect.base import ANIMAL, PERSON, VEHICLE, Box
 
+
+class DetectorWeightsError(ValueError):
+    """A weights file that Ultralytics cannot load as a YOLO detector."""
+
+
 COCO_ANIMALS = frozenset({"bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"})
 
 
@@ -31,7 +36,13 @@ class UltralyticsDetector:
             raise FileNotFoundError(f"Detector weights not found: {weights}. Install them with `pelage models install megadetector`.")
         from ultralytics import YOLO  # imports torch: only when this backend is used
 
-        self._model = YOLO(str(weights), task="detect")
+        try:
+            self._model = YOLO(str(weights), task="detect")
+        except Exception as exc:  # torch and ultralytics raise anything from pickle to zip errors on a bad file
+            raise DetectorWeightsError(
+                f"cannot load the detector weights {weights} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'}). "
+                "Pass a YOLO weights file (.pt) with --detector-weights, or use --detector saliency."
+            ) from None
         self._names = dict(self._model.names)
         self.confidence = confidence
         self.image_size = image_size
