@@ -73,7 +73,8 @@ def test_label_mapping(name, label):
 
 @pytest.fixture(scope="module")
 def yolo_weights(tmp_path_factory) -> Path:
-    """A real (untrained) YOLOv8n in MegaDetector's class layout, built offline from its YAML."""
+    """A real (untrained) YOLOv8n in MegaDetector's class layout, built offline from its YAML and exported to
+    ONNX, the form in which Pelage takes a detector it does not know (a ``.pt`` is a pickle)."""
     from ultralytics import YOLO
     from ultralytics.nn.tasks import DetectionModel
 
@@ -82,7 +83,30 @@ def yolo_weights(tmp_path_factory) -> Path:
     model.model.names = {0: "animal", 1: "person", 2: "vehicle"}
     path = tmp_path_factory.mktemp("yolo") / "md-layout.pt"
     model.save(str(path))
-    return path
+    return Path(YOLO(str(path)).export(format="onnx", imgsz=640, simplify=False))
+
+
+class RunsCode:
+    """What a crafted ``.pt`` holds: unpickling it calls ``Path(marker).touch()``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_an_unknown_pickle_detector_file_is_refused_before_anything_runs(tmp_path, yolo_weights):
+    import torch
+
+    crafted = tmp_path / "my-detector.pt"
+    torch.save({"model": RunsCode(tmp_path / "ran")}, crafted)
+    with pytest.raises(DetectorWeightsError, match=r"pickle file, which can run code .*format=onnx"):
+        UltralyticsDetector(crafted)
+    assert not (tmp_path / "ran").exists()
+    pickled_real = yolo_weights.with_suffix(".pt")  # a genuine YOLO .pt is refused all the same: not a published file
+    with pytest.raises(DetectorWeightsError, match="not a published file"):
+        UltralyticsDetector(pickled_real)
 
 
 def test_ultralytics_backend_loads_weights_and_maps_classes(yolo_weights, saliency_model):
@@ -154,7 +178,7 @@ def test_auto_import_with_a_damaged_detector_warns_and_uses_the_offline_one(tmp_
 
 
 def test_a_file_that_is_not_yolo_weights_is_explained(tmp_path):
-    garbage = tmp_path / "weights.pt"
+    garbage = tmp_path / "weights.onnx"
     garbage.write_bytes(b"PK\x03\x04 half a zip")
     with pytest.raises(DetectorWeightsError, match="cannot load the detector weights .*--detector saliency"):
         UltralyticsDetector(garbage)

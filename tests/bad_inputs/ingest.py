@@ -4,6 +4,7 @@ broken wheels, a damaged detector file, survey folders that are not there."""
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 
@@ -91,6 +92,23 @@ def _survey_missing(folder: Path) -> list[str]:
     return ["import", str(folder / "no-such-survey"), "--project", str(folder / "project")]
 
 
+class _RunsCode:
+    """Unpickling this calls ``Path(marker).touch()``: what a crafted detector file holds."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def _pickled_detector(folder: Path) -> list[str]:
+    """A ``.pt`` from someone else: a pickle that would create ``folder/ran`` (the harness sees any new file)."""
+    weights = folder / "my-detector.pt"
+    weights.write_bytes(pickle.dumps({"model": _RunsCode(folder / "ran")}))
+    return ["import", str(_survey(folder)), "--project", str(folder / "project"), "--detector", "yolo", "--detector-weights", str(weights)]
+
+
 def _bad_pattern(folder: Path) -> list[str]:
     return ["import", str(_survey(folder)), "--project", str(folder / "project"), "--pattern", r"(?P<site>\w+)/"]
 
@@ -115,6 +133,8 @@ CASES = [
              (MEGADETECTOR_FILE, "is damaged (checksum mismatch)", "pelage models install megadetector", "--detector saliency")),
     BadInput("import-yolo-without-megadetector", _detector_not_installed,
              ("MegaDetector is not installed", "pelage models install megadetector")),
+    BadInput("import-detector-weights-an-unknown-pickle", _pickled_detector,
+             ("is a PyTorch pickle file, which can run code", "format=onnx", "--detector-weights")),
     BadInput("import-damaged-u2netp", _u2netp_damaged, ("is damaged (checksum mismatch)", "pelage models install u2netp")),
     BadInput("import-missing-u2netp", _u2netp_missing, ("background-removal model is missing", "pelage models install u2netp")),
     BadInput("import-survey-is-a-file", _survey_is_a_file, ("is a file, not a folder", "Give the folder")),

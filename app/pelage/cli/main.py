@@ -214,6 +214,39 @@ def add_box(project_dir: Path, image_id: int, box: tuple[float, float, float, fl
     click.echo(f"Added animal {detection_id}.")
 
 
+@cli.command("redraw-box")
+@click.argument("project_dir", type=click.Path(path_type=Path))
+@click.argument("animal_id", type=int)
+@click.argument("box", nargs=4, type=float)
+def redraw_box_command(project_dir: Path, animal_id: int, box: tuple[float, float, float, float]) -> None:
+    """Draw an animal's box again (x0 y0 x1 y1, pixels of the upright image); run `pelage identify` after."""
+    from pelage.ingest import redraw_box
+
+    with open_project(project_dir) as project:
+        pipeline = build_pipeline(resolve_user_paths(), project.artefacts, DetectorConfig(name="saliency"))
+        redraw_box(project, pipeline, animal_id, box)
+    click.echo(f"Redrew the box of animal {animal_id}; `pelage identify` embeds its new crop.")
+
+
+@cli.command("photos")
+@click.argument("project_dir", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def photos_command(project_dir: Path, as_json: bool) -> None:
+    """Photos without an animal (to draw one with `pelage add-box`), and animals set aside as not usable."""
+    from pelage.store.queries import list_photos_without_animal, list_unusable
+
+    with open_project(project_dir) as project, project.sessions() as session:
+        empty, unusable = list_photos_without_animal(session), list_unusable(session)
+    if as_json:
+        _echo_json({"without_animal": [{"id": p.id, "photo": p.name} for p in empty],
+                    "not_usable": [{"id": u.id, "photo": u.photo.name, "reason": u.reason} for u in unusable]})
+        return
+    for photo in empty:
+        click.echo(f"{photo.id:>6}  no animal   {photo.name}")
+    for record in unusable:
+        click.echo(f"{record.id:>6}  not usable  {record.photo.name}: {record.reason}")
+
+
 @cli.group()
 def models() -> None:
     """Install and list model files."""
@@ -295,14 +328,23 @@ for _command in (*IDENTIFY_COMMANDS, *REVIEW_COMMANDS, *EXPORT_COMMANDS, *TRAINI
     cli.add_command(_command)
 
 
+def _one_line(exc: click.ClickException) -> str:
+    """Click's message on one line, with where to read more for a mistyped command line."""
+    message = " ".join(exc.format_message().split())
+    context = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and context is not None:
+        message = f"{message.rstrip('.')}. See `{context.command_path} --help`."
+    return message
+
+
 def main() -> None:
     try:
-        cli(standalone_mode=False)
+        cli(standalone_mode=False, prog_name="pelage")
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"pelage: error: {_one_line(exc)}", err=True)
         sys.exit(exc.exit_code)
     except USER_ERRORS as exc:
         click.echo(f"pelage: error: {exc}", err=True)

@@ -24,7 +24,7 @@ MAX_RECENT = 8
 @dataclass
 class AppSettings:
     detector: str = "auto"  # auto: MegaDetector when installed, else the offline saliency detector
-    detector_weights: str = ""  # a YOLO .pt file; "" = the installed MegaDetector
+    detector_weights: str = ""  # a YOLO detector exported to ONNX; "" = the installed MegaDetector
     confidence: float = 0.2  # YOLO detection threshold
     remove_background: bool = True
     device: str = "cpu"  # cpu or cuda, for detection and identification

@@ -2,6 +2,11 @@
 
 MegaDetector's classes are animal / person / vehicle. Weights trained on other label sets (COCO,
 say) have their animal classes mapped to ``animal``; other labels are kept as they are.
+
+A ``.pt`` file is a pickle that Ultralytics loads with ``torch.load(weights_only=False)``: opening one
+runs whatever code it holds. So a ``.pt`` is loaded only when its digest is that of a published file
+Pelage knows (MegaDetector, as `pelage models install` fetches it); any other detector comes as ONNX,
+which Ultralytics runs with onnxruntime and which holds no code.
 """
 
 from __future__ import annotations
@@ -14,7 +19,29 @@ from pelage.ingest.detect.base import ANIMAL, PERSON, VEHICLE, Box
 
 
 class DetectorWeightsError(ValueError):
-    """A weights file that Ultralytics cannot load as a YOLO detector."""
+    """A weights file that Ultralytics cannot (or must not) load as a YOLO detector."""
+
+
+PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".pkl", ".pickle"})
+
+
+def is_published_weights(path: Path) -> bool:
+    """Whether ``path`` has the digest of a weights file Pelage knows (hashed each time: a user's file is never
+    written beside, and a few MB hash in milliseconds)."""
+    from pelage.weights import KNOWN_WEIGHTS
+    from pelage.weights.verify import checksum_matches
+
+    return any(checksum_matches(path, spec.checksum)[0] for spec in KNOWN_WEIGHTS.values())
+
+
+def refuse_unknown_pickle(path: Path) -> None:
+    """Raise :class:`DetectorWeightsError` for a pickle-based weights file that is not a published one."""
+    if path.suffix.lower() in PICKLE_SUFFIXES and not is_published_weights(path):
+        raise DetectorWeightsError(
+            f"{path} is a PyTorch pickle file, which can run code when it is loaded, and it is not a published file "
+            f"Pelage knows. Export it to ONNX on a machine you trust (`yolo export model={path.name} format=onnx`) and "
+            "pass the .onnx file with --detector-weights, or use the MegaDetector from `pelage models install megadetector`."
+        )
 
 
 COCO_ANIMALS = frozenset({"bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"})
@@ -34,16 +61,17 @@ class UltralyticsDetector:
         weights = Path(weights)
         if not weights.is_file():
             raise FileNotFoundError(f"Detector weights not found: {weights}. Install them with `pelage models install megadetector`.")
+        refuse_unknown_pickle(weights)
         from ultralytics import YOLO  # imports torch: only when this backend is used
 
         try:
             self._model = YOLO(str(weights), task="detect")
+            self._names = dict(self._model.names)  # an ONNX file is only parsed here
         except Exception as exc:  # torch and ultralytics raise anything from pickle to zip errors on a bad file
             raise DetectorWeightsError(
                 f"cannot load the detector weights {weights} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'}). "
-                "Pass a YOLO weights file (.pt) with --detector-weights, or use --detector saliency."
+                "Pass a YOLO detector exported to ONNX with --detector-weights, or use --detector saliency."
             ) from None
-        self._names = dict(self._model.names)
         self.confidence = confidence
         self.image_size = image_size
         self.device = device
