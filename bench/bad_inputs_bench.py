@@ -7,8 +7,9 @@ line holding the expected words) or ``clear`` (what every case must be).
 
     python bench/bad_inputs_bench.py [-k SUBSTRING] [--json]
 
-To see how an older version of Pelage fares on the same table, run it with that version's ``app`` folder
-first on ``PYTHONPATH`` (cases whose set-up needs newer code are reported as ``setup failed``).
+To see how an older version of Pelage fares on the same table, pass that version's ``app`` folder
+(``git worktree add /tmp/old COMMIT``, then ``--pelage-source /tmp/old/app``): the cases are still built by
+this version, and only the ``pelage`` command under test is the old one.
 """
 
 from __future__ import annotations
@@ -32,13 +33,15 @@ from tests.test_cli import pelage  # noqa: E402
 OUTCOMES = ("clear", "unclear", "silent", "traceback", "lost", "setup failed")
 
 
-def classify(case: BadInput, folder: Path) -> tuple[str, str]:
+def classify(case: BadInput, folder: Path, source: Path | None = None) -> tuple[str, str]:
     """Run one case in the empty ``folder``; returns its outcome and the last line it printed."""
     try:
         invocation = case.prepare(folder)
     except Exception as exc:  # an older Pelage may lack what the set-up uses
         return "setup failed", f"{type(exc).__name__}: {exc}"
     args, env = invocation if isinstance(invocation, tuple) else (invocation, {})
+    if source is not None:
+        env = {**env, "PYTHONPATH": str(source)}
     before = snapshot(folder)
     result = pelage(*args, check=False, env=env)
     after = snapshot(folder)
@@ -61,6 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-k", default="", help="only the cases whose name contains this")
     parser.add_argument("--json", action="store_true", help="one JSON line per case, then the counts")
+    parser.add_argument("--pelage-source", type=Path, default=None, help="run the pelage command from this app/ folder instead")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="pelage-bad-inputs-"))
     user_home = home / "pelage-home" / "models" / "rembg"
@@ -74,7 +78,7 @@ def main() -> None:
         for n, case in enumerate(c for c in CASES if args.k in c.name):
             folder = home / f"case-{n}"
             folder.mkdir()
-            outcome, line = classify(case, folder)
+            outcome, line = classify(case, folder, args.pelage_source)
             counts[outcome] += 1
             if args.json:
                 print_json("case", {"case": case.name, "outcome": outcome, "line": line})
