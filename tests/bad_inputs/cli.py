@@ -20,5 +20,6 @@ CASES = [
              ("'gps'", "filename, exif, file_time", "See `pelage import --help`")),
     BadInput("cli-missing-required-option", _argv("export", "{folder}"), ("Missing option '--format'", "See `pelage export --help`")),
     BadInput("cli-json-without-project", _argv("models", "list", "--json"), ("--json needs a PROJECT", "See `pelage models list --help`")),
-    BadInput("cli-number-expected", _argv("decide", "{folder}", "one", "2", "match"), ("'one' is not a valid integer", "See `pelage decide --help`")),
+    BadInput("cli-number-expected", _argv("decide", "{folder}", "one", "2", "match"),
+             ("'one' is not a valid integer", "See `pelage decide --help`")),
 ]

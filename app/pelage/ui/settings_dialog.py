@@ -103,7 +103,8 @@ class SettingsDialog(QDialog):
                           "No CUDA device was seen yet; if there is none, imports and identification will say so and stop.")
 
     def _browse_weights(self) -> None:
-        chosen, _ = QFileDialog.getOpenFileName(self, "Detector weights", self.weights.text(), "YOLO detector exported to ONNX (*.onnx);;All files (*)")
+        chosen, _ = QFileDialog.getOpenFileName(self, "Detector weights", self.weights.text(),
+                                                "YOLO detector exported to ONNX (*.onnx);;All files (*)")
         if chosen:
             self.weights.setText(chosen)
 
