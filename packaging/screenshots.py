@@ -70,9 +70,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "resources" / "screenshots")
     parser.add_argument("--project", type=Path, default=None, help="copy this project instead of building one")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
+    parser.add_argument("--season-only", action="store_true", help="only the demo-season views (photos to check, export)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     work = args.work or Path(tempfile.mkdtemp(prefix="pelage-shots-"))
+    if args.season_only:
+        season_screenshots(args.out, work)
+        return
 
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
@@ -181,11 +185,97 @@ def main() -> None:
     dialog.close_button.click()
     wait_until(app, lambda: window.task is None, timeout=600)
     window.close()
+    season_screenshots(args.out, work)
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
 
 
 PER_FLANK_SKIP = 4  # the second season uses photos the first one did not
+
+
+def build_demo_project(work: Path) -> Path:
+    """The bundled demo survey imported, identified, with its station table and one animal set aside."""
+    from pelage.demo import STATION_TABLE, make_demo_survey
+    from pelage.export import import_station_table
+    from pelage.ingest import build_pipeline, import_survey
+    from pelage.paths import resolve_user_paths
+    from pelage.reid.candidates import embed_project
+    from pelage.reid.embed import Embedder
+    from pelage.review.actions import mark_unusable
+    from pelage.store import open_project, transaction
+    from pelage.store.queries import list_animals
+
+    survey = work / "demo-survey"
+    make_demo_survey(survey)
+    table = work / "demo-stations.csv"
+    table.write_text(STATION_TABLE)
+    root = work / "leopards-2024"
+    with open_project(root, create=True) as project:
+        import_survey(project, survey, lambda: build_pipeline(resolve_user_paths(), project.artefacts, threads=2))
+        embed_project(project, Embedder(device="cpu", threads=2))
+        with transaction(project.sessions) as session:
+            import_station_table(session, table)
+        with project.sessions() as session:
+            animals = list_animals(session)
+        mark_unusable(project, animals[-1].id, "only a tail or a leg")
+    return root
+
+
+def season_screenshots(out: Path, work: Path) -> None:
+    """The views for a whole season in the window: photos to check (a box being drawn), the box redrawn, export."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+
+    from pelage.ui.app import create_application
+    from pelage.ui.box_dialogs import RedrawDialog
+    from pelage.ui.images import animal_files, load_original
+    from pelage.ui.main_window import MainWindow
+
+    root = build_demo_project(work)
+    app = create_application([sys.argv[0]])
+    window = MainWindow(work / "season-settings.json")
+    window.resize(*SIZE)
+    window.show()
+    assert window.open_project_folder(root)
+    wait_until(app, lambda: window.review.proposal is not None)
+    window.tabs.setCurrentWidget(window.photos)
+    photos = window.photos
+    wait_until(app, lambda: photos.without_animal.count() > 0)
+    settle(app, window)
+    photos.without_animal.setCurrentRow(0)
+    wait_until(app, lambda: photos.pane.has_image)
+    settle(app, window)
+    viewport = photos.pane.viewport()
+    centre = viewport.rect().center()
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, centre - QPoint(160, 90))
+    QTest.mouseMove(viewport, centre + QPoint(140, 110))
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, centre + QPoint(140, 110))
+    settle(app, window)
+    shoot(window, out / "photos-to-check.png")
+    photos.sections.setCurrentIndex(1)
+    photos.set_aside.setCurrentRow(0)
+    wait_until(app, lambda: photos.pane.has_image)
+    settle(app, window)
+    shoot(window, out / "photos-set-aside.png")
+
+    animal = window.review.proposal.anchor.id
+    files = animal_files(window.project, [animal])[animal]
+    redraw = RedrawDialog(animal, load_original(files), files.box, window)
+    redraw.show()
+    settle(app, window)
+    shoot(redraw, out / "redraw-box.png")
+    redraw.close()
+
+    dialog = window.export_dialog()
+    dialog.set_format("secr")
+    dialog.occasion_days.setValue(3)
+    dialog.utc_offset.setText("+02:00")
+    dialog.folder.setText(str(work / "leopards-2024-secr"))
+    wait_until(app, lambda: dialog.preview is not None and not dialog._preview_timer.isActive() and window.queue.pending == 0)
+    settle(app, window)
+    shoot(dialog, out / "export.png")
+    dialog.close()
+    window.close()
 
 if __name__ == "__main__":
     main()

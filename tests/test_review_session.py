@@ -376,3 +376,25 @@ def test_individuals_panel(fresh, template):
         with pytest.raises(DecisionError, match="empty"):
             session.rename(a, "  ")
     project.close()
+
+
+def test_a_detection_set_aside_leaves_review_and_comes_back_when_restored(fresh):
+    project = fresh()
+    with ReviewSession(project, MODEL_ID, k=K) as session:
+        first = session.next_proposal()
+        aside = first.candidates[0].id
+        assert session.mark_unusable(aside, " a  rock ") == "a rock"
+        for _ in range(ANIMALS):  # it is never an anchor nor a candidate again
+            proposal = session.next_proposal()
+            if proposal is None:
+                break
+            assert aside not in {proposal.anchor.id, *(c.id for c in proposal.candidates)}
+            session.skip(proposal.anchor.id)
+        with pytest.raises(ValueError, match="not a detected animal"):
+            session.next_proposal(aside)
+    with ReviewSession(project, MODEL_ID, k=K) as session:  # a new session reads it from the store
+        with pytest.raises(ValueError, match="not a detected animal"):
+            session.next_proposal(aside)
+        assert session.restore(aside) == "a rock"
+        assert session.next_proposal(aside).anchor.id == aside
+    project.close()

@@ -89,3 +89,25 @@ def test_sqlite_runs_in_wal_mode(tmp_path):
     with open_project(tmp_path / "p", create=True) as project, project.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_a_project_from_before_not_usable_detections_is_upgraded(tmp_path, database_url):
+    """A project written at revision 0002 opens at head, its detections kept and usable until set aside."""
+    from alembic import command
+
+    from pelage.store.database import alembic_config
+
+    root = tmp_path / "p"
+    with open_project(root, create=True, database_url=database_url) as project:
+        command.downgrade(alembic_config(project.engine), "0002")
+        assert current_revision(project.engine) == "0002"
+        with project.engine.begin() as connection:
+            connection.execute(text("INSERT INTO surveys (id, name, root, created_at) VALUES (1, 's', '/s', '2024-01-01')"))
+            connection.execute(text("INSERT INTO images (id, survey_id, path, size_bytes, status, imported_at) "
+                                    "VALUES (1, 1, 'a.jpg', 10, 'done', '2024-01-01')"))
+            connection.execute(text("INSERT INTO detections (id, image_id, x0, y0, x1, y1, score, label, detector, created_at) "
+                                    "VALUES (1, 1, 0, 0, 10, 10, 0.9, 'animal', 't', '2024-01-01')"))
+    with open_project(root) as project:
+        assert current_revision(project.engine) == head_revision(project.engine) == "0003"
+        with project.sessions() as session:
+            assert session.get(Detection, 1).unusable_reason is None

@@ -101,6 +101,8 @@ def export_command(project_dir: Path, format_name: str, out_dir: Path, force: bo
     for reason, ids in manifest.get("left_out", {}).items():
         shown = ", ".join(str(i) for i in ids[:8]) + (" …" if len(ids) > 8 else "")
         click.echo(f"  left out, {reason}: {len(ids)} animal(s) ({shown})")
+    for reason, names in manifest.get("photos_left_out", {}).items():
+        click.echo(f"  left out, {reason}: {len(names)} photo(s) ({names[0]}{' …' if len(names) > 1 else ''})")
 
 
 COMMANDS = [stations_command, export_command]

@@ -1,4 +1,4 @@
-"""``pelage propose / decide / undo / redo / individuals / rename / flank / conflicts``: review from the command line.
+"""``pelage propose / decide / undo / redo / individuals / rename / flank / unusable / restore / conflicts``: review from the command line.
 
 The same functions the review screen calls, for scripting and batch work. Each decision is its own
 transaction; ids are those of detected animals (``pelage animals PROJECT``).
@@ -150,6 +150,33 @@ def flank_command(project_dir: Path, animal_id: int, flank: str) -> None:
     click.echo(f"Animal {animal_id} shows its {flank} flank." if flank != "unknown" else f"Animal {animal_id}: flank not known.")
 
 
+@click.command("unusable")
+@project_argument
+@click.argument("animal_id", type=int)
+@click.option("--reason", required=True, help="Why it cannot be used (e.g. 'only a tail', 'a rock'); exports list it with this reason.")
+def unusable_command(project_dir: Path, animal_id: int, reason: str) -> None:
+    """Set a detection aside as not usable: out of review, listed as left out (with REASON) by every export."""
+    from pelage.review import actions
+    from pelage.store import open_project
+
+    with open_project(project_dir) as project:
+        reason = actions.mark_unusable(project, animal_id, reason)
+    click.echo(f"Animal {animal_id} set aside as not usable: {reason}. `pelage restore` brings it back.")
+
+
+@click.command("restore")
+@project_argument
+@click.argument("animal_id", type=int)
+def restore_command(project_dir: Path, animal_id: int) -> None:
+    """Bring a detection set aside as not usable back into review and the exports."""
+    from pelage.review import actions
+    from pelage.store import open_project
+
+    with open_project(project_dir) as project:
+        reason = actions.restore(project, animal_id)
+    click.echo(f"Animal {animal_id} restored" + (f" (it was set aside: {reason})." if reason else "; it was not set aside."))
+
+
 @click.command("conflicts")
 @project_argument
 @click.option("--json", "as_json", is_flag=True)
@@ -169,4 +196,4 @@ def conflicts_command(project_dir: Path, as_json: bool) -> None:
 
 
 COMMANDS = [propose_command, decide_command, undo_command, redo_command, individuals_command, rename_command, flank_command,
-            conflicts_command]
+            unusable_command, restore_command, conflicts_command]

@@ -214,6 +214,8 @@ class ProjectData:
     updated: datetime | None  # newest import, decision or name: the data's own timestamp
     flank_mode: FlankMode = FlankMode.LINKED
     left_out: dict[str, tuple[int, ...]] = field(default_factory=dict)  # reason -> animal ids
+    unusable: dict[str, tuple[int, ...]] = field(default_factory=dict)  # "not usable: REASON" -> animal ids the reviewer set aside
+    photos_left_out: dict[str, tuple[str, ...]] = field(default_factory=dict)  # reason -> SURVEY/PATH of photos with no animal to export
 
     def station(self, name: str) -> StationInfo:
         return next(s for s in self.stations if s.name == name)
@@ -278,7 +280,7 @@ def load_project_data(session: Session, name: str, flank_mode: FlankMode | str =
         .join(Survey, Image.survey_id == Survey.id)
         .outerjoin(Camera, Image.camera_id == Camera.id)
         .outerjoin(Station, Camera.station_id == Station.id)
-        .where(Detection.label == "animal", Image.status == ImageStatus.DONE)
+        .where(Detection.label == "animal", Image.status == ImageStatus.DONE, Detection.unusable_reason.is_(None))
         .order_by(Detection.id)
     ).all()
     photos = []
@@ -302,4 +304,43 @@ def load_project_data(session: Session, name: str, flank_mode: FlankMode | str =
     )
     surveys = tuple(sorted(session.scalars(select(Survey.name))))
     return ProjectData(name=name, stations=tuple(load_stations(session)), photos=tuple(photos), media=media, surveys=surveys,
-                       updated=_newest(session), flank_mode=flank_mode, left_out=left_out)
+                       updated=_newest(session), flank_mode=flank_mode, left_out=left_out, unusable=_unusable(session),
+                       photos_left_out=_photos_left_out(session))
+
+
+UNUSABLE = "not usable: "  # the left-out reason of a detection the reviewer set aside, before the reason they gave
+
+
+def _unusable(session: Session) -> dict[str, tuple[int, ...]]:
+    """Animals set aside by the reviewer, by ``not usable: REASON``."""
+    grouped: dict[str, list[int]] = {}
+    for animal_id, reason in session.execute(select(Detection.id, Detection.unusable_reason).join(Image)
+                                             .where(Detection.label == "animal", Detection.unusable_reason.is_not(None),
+                                                    Image.status == ImageStatus.DONE).order_by(Detection.id)):
+        grouped.setdefault(UNUSABLE + reason, []).append(animal_id)
+    return {reason: tuple(ids) for reason, ids in sorted(grouped.items())}
+
+
+def _photos_left_out(session: Session) -> dict[str, tuple[str, ...]]:
+    """Every imported photo that gives no animal to export, by why: so each photo of the survey is accounted for."""
+    labels: dict[int, set[str]] = {}
+    for image_id, label, reason in session.execute(select(Detection.image_id, Detection.label, Detection.unusable_reason)):
+        labels.setdefault(image_id, set()).add("set aside" if label == "animal" and reason else label)
+    grouped: dict[str, list[str]] = {}
+    for image_id, status, error, survey, path in session.execute(
+            select(Image.id, Image.status, Image.error, Survey.name, Image.path).join(Survey).order_by(Image.id)):
+        found = labels.get(image_id, set())
+        if status == ImageStatus.FAILED:
+            reason = f"could not be read: {error or 'unknown error'}"
+        elif status == ImageStatus.DUPLICATE:
+            reason = "a copy of another imported photo"
+        elif "animal" in found:
+            continue  # it has a row (or its animals are listed in left_out)
+        elif "set aside" in found:
+            reason = "every animal in it is not usable"
+        elif found:
+            reason = "no animal in the photo (only people or vehicles)"
+        else:
+            reason = "no animal in the photo"
+        grouped.setdefault(reason, []).append(f"{survey}/{path}")
+    return {reason: tuple(names) for reason, names in sorted(grouped.items())}

@@ -69,12 +69,23 @@ def write_export(data: ProjectData, format_name: str, out_dir: Path, options: Ex
     try:
         summary = export_format.write(data, options, scratch)
         manifest = {"format": format_name, "project": data.name, "flanks": data.flank_mode.value, "options": options.as_json(), **summary}
+        account_for_everything(manifest, data)
         write_text(scratch / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
         swap_into_place(scratch, target)
     except BaseException:
         discard_scratch(scratch)
         raise
     return manifest
+
+
+def account_for_everything(manifest: dict, data: ProjectData) -> None:
+    """Add to the manifest's ``left_out`` the animals the reviewer set aside, and list under ``photos_left_out``
+    the photos with no animal to export (empty, unreadable, duplicates), each with its reason: every imported
+    photo is then a row of the export or an entry here, whatever the format."""
+    left_out = {**manifest.get("left_out", {}), **{reason: list(ids) for reason, ids in data.unusable.items()}}
+    manifest["left_out"] = dict(sorted(left_out.items()))
+    if data.photos_left_out:
+        manifest["photos_left_out"] = {reason: list(names) for reason, names in data.photos_left_out.items()}
 
 
 def protected_folders(project: Project) -> list[Protected]:

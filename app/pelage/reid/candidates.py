@@ -87,6 +87,7 @@ def embed_project(project: Project, embedder: Embedder, batch_size: int = 16, pr
         done = set(session.scalars(select(Embedding.detection_id).where(Embedding.model_id == embedder.model_id)))
         todo = [(d.id, d.crop_path, d.mask_path, d.edge_path) for d in _animals(session) if d.id not in done]
     summary.already = len(done)
+    embedded: set[int] = set()
     for chunk in _chunks(todo, batch_size):
         if should_stop():
             summary.cancelled = True
@@ -103,19 +104,22 @@ def embed_project(project: Project, embedder: Embedder, batch_size: int = 16, pr
             session.add_all(Embedding(detection_id=int(i), model_id=embedder.model_id, dim=int(v.shape[0]), vector=v.astype("<f4").tobytes())
                             for i, v in zip(ids, vectors, strict=True))
         summary.embedded += len(ids)
+        embedded.update(int(i) for i in ids)
         if progress is not None:
             progress(summary.embedded + len(summary.failed), len(todo))
-    summary.indexed = update_index(project, embedder.model_id).size
+    # An animal embedded again (its box was redrawn) may still have its old vector in the index: replace it.
+    summary.indexed = update_index(project, embedder.model_id, refreshed=embedded).size
     return summary
 
 
-def update_index(project: Project, model_id: str) -> CandidateIndex:
+def update_index(project: Project, model_id: str, refreshed: Collection[int] = ()) -> CandidateIndex:
     """The project's index for ``model_id``, loaded and synchronised with the store, then saved."""
-    return sync_index(project, model_id, *stored_vectors(project, model_id))
+    return sync_index(project, model_id, *stored_vectors(project, model_id), refreshed=refreshed)
 
 
-def sync_index(project: Project, model_id: str, ids: np.ndarray, vectors: np.ndarray) -> CandidateIndex:
-    """:func:`update_index` for vectors the caller already read with :func:`stored_vectors` (read once, used twice)."""
+def sync_index(project: Project, model_id: str, ids: np.ndarray, vectors: np.ndarray, refreshed: Collection[int] = ()) -> CandidateIndex:
+    """:func:`update_index` for vectors the caller already read with :func:`stored_vectors` (read once, used twice);
+    ``refreshed`` ids have new vectors (a redrawn box) and replace the index's."""
     path = index_path(project, model_id)
     index = None
     if path.is_file():
@@ -127,9 +131,10 @@ def sync_index(project: Project, model_id: str, ids: np.ndarray, vectors: np.nda
         index = CandidateIndex(vectors.shape[1] if len(ids) else 1, model_id)
     present = set(index.ids())
     wanted = set(ids.tolist())
-    stale = sorted(present - wanted)
+    stale = sorted((present - wanted) | (present & set(refreshed)))
     if stale:
         index.remove(np.array(stale, np.int64))
+        present -= set(stale)
     new = np.array([i not in present for i in ids.tolist()], bool)
     if new.any():
         index.add(ids[new], vectors[new])

@@ -101,11 +101,34 @@ def set_flank(project: Project, animal_id: int, flank: Flank | str | None) -> Fl
     """Record which flank an animal shows (None: not known); proposals with same-flank filtering follow it."""
     flank = parse_flank(flank)
     with transaction(project.sessions) as session:
-        detection = session.scalar(select(Detection).where(Detection.id == int(animal_id), Detection.label == "animal"))
-        if detection is None:
-            raise DecisionError(f"no detected animal with id {animal_id} in this project (see `pelage animals PROJECT`)")
-        detection.flank = flank
+        _animal(session, animal_id).flank = flank
     return flank
+
+
+def _animal(session: Session, animal_id: int) -> Detection:
+    detection = session.scalar(select(Detection).where(Detection.id == int(animal_id), Detection.label == "animal"))
+    if detection is None:
+        raise DecisionError(f"no detected animal with id {animal_id} in this project (see `pelage animals PROJECT`)")
+    return detection
+
+
+def mark_unusable(project: Project, animal_id: int, reason: str) -> str:
+    """Set a detection aside (a rock, the wrong animal, only a tail): it leaves the review queue and every export
+    lists it as left out with ``reason``. Its decisions are kept, so :func:`restore` brings it back as it was."""
+    reason = " ".join(str(reason).split())
+    if not reason:
+        raise DecisionError("say why the detection is not usable (e.g. 'only a tail'): the exports list it with that reason")
+    with transaction(project.sessions) as session:
+        _animal(session, animal_id).unusable_reason = reason
+    return reason
+
+
+def restore(project: Project, animal_id: int) -> str | None:
+    """Bring a detection set aside back into review and the exports; returns the reason it had (None: it was usable)."""
+    with transaction(project.sessions) as session:
+        detection = _animal(session, animal_id)
+        reason, detection.unusable_reason = detection.unusable_reason, None
+    return reason
 
 
 def pair_decision(session: Session, a_id: int, b_id: int) -> ActiveDecision | None:

@@ -10,6 +10,7 @@ API (what the GUI and ``pelage propose/decide/…`` use)::
     session.skip(anchor_id)                        # to the back of the queue, for this session only
     session.current_anchor -> int | None          # the anchor under review (proposals stay on it until it is finished)
     session.set_flank(animal_id, "left" | "right" | None)
+    session.mark_unusable(animal_id, reason); session.restore(animal_id)   # set a bad detection aside, bring it back
     session.conflicts() -> list[Conflict]          # a "not a match" inside one individual
     session.resolve_conflict(conflict, same: bool) # same: drop the rejection; else split the pair apart
     session.merge(a_id, b_id) -> list[int]         # retracted rejections; session.split(a_id, b_id) -> cut edges
@@ -110,9 +111,9 @@ class ReviewSession:
 
     def _load(self) -> None:
         with self.project.sessions() as session:
-            self._records = {record.id: record for record in list_animals(session)}
+            self._records = {record.id: record for record in list_animals(session, usable_only=True)}  # set-aside ones are out
             rows = session.execute(select(Detection.id, Detection.image_id, Detection.flank, Detection.crop_path, Detection.mask_path)
-                                   .where(Detection.label == "animal")).all()
+                                   .where(Detection.label == "animal", Detection.unusable_reason.is_(None))).all()
             self._survey_roots = dict(session.execute(select(Survey.name, Survey.root)).all())
             self.graph = DecisionGraph.load(session)
         self._image_of = {row.id: row.image_id for row in rows}
@@ -205,7 +206,8 @@ class ReviewSession:
 
     def _check_embedded(self, animal_id: int) -> None:
         if animal_id not in self._row:
-            what = "is not a detected animal" if animal_id not in self._records else f"has no embedding from model {self.model.model_id}"
+            what = ("is not a detected animal in review (or it was set aside: `pelage restore`)" if animal_id not in self._records
+                    else f"has no embedding from model {self.model.model_id}")
             raise ValueError(f"animal {animal_id} {what}: see `pelage animals PROJECT`, run `pelage identify PROJECT`")
 
     def next_proposal(self, anchor_id: int | None = None) -> Proposal | None:
@@ -309,9 +311,24 @@ class ReviewSession:
                                          if anchor != animal_id})
             return flank
 
-    def conflicts(self) -> list[Conflict]:
+    def mark_unusable(self, animal_id: int, reason: str) -> str:
+        """Set an animal aside with ``reason``: it leaves the queue and the candidates (see :func:`actions.mark_unusable`)."""
         with self._lock:
-            return self.graph.conflicts()
+            reason = actions.mark_unusable(self.project, animal_id, reason)
+            self._load()
+            return reason
+
+    def restore(self, animal_id: int) -> str | None:
+        """Bring an animal set aside back into review; returns the reason it had."""
+        with self._lock:
+            reason = actions.restore(self.project, animal_id)
+            self._load()
+            return reason
+
+    def conflicts(self) -> list[Conflict]:
+        """Rejections that confirmed matches contradict, between animals still in review (not set aside)."""
+        with self._lock:
+            return [c for c in self.graph.conflicts() if c.a_id in self._records and c.b_id in self._records]
 
     def resolve_conflict(self, conflict: Conflict, same: bool) -> None:
         """``same``: the two are one animal after all, the rejection is withdrawn; otherwise the matches that

@@ -61,7 +61,69 @@ def list_failures(session: Session) -> list[tuple[str, str]]:
     return [(f"{survey}/{path}", error or "") for survey, path, error in rows]
 
 
-def list_animals(session: Session, label: str | None = "animal") -> list[AnimalRecord]:
+@dataclass(frozen=True)
+class PhotoRecord:
+    """One imported photo, for the lists of photos to look at again (no animal found, set aside)."""
+
+    id: int
+    survey: str
+    image: str  # path relative to the survey root
+    survey_root: str
+    station: str | None
+    camera: str | None
+    time: datetime | None
+    width: int | None
+    height: int | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.survey}/{self.image}"
+
+
+@dataclass(frozen=True)
+class UnusableRecord:
+    """A detection the reviewer set aside, with the reason given."""
+
+    id: int
+    reason: str
+    photo: PhotoRecord
+    box: tuple[float, float, float, float]
+
+
+def _photo_columns():
+    return (select(Image.id, Survey.name, Image.path, Survey.root, Station.name, Camera.name, Image.captured_at, Image.width, Image.height)
+            .join(Survey, Image.survey_id == Survey.id)
+            .outerjoin(Camera, Image.camera_id == Camera.id)
+            .outerjoin(Station, Camera.station_id == Station.id))
+
+
+def _photo(row) -> PhotoRecord:
+    image_id, survey, path, root, station, camera, time, width, height = row
+    return PhotoRecord(image_id, survey, path, root, station, camera or None, time, width, height)
+
+
+def photo_record(session: Session, image_id: int) -> PhotoRecord | None:
+    row = session.execute(_photo_columns().where(Image.id == image_id)).first()
+    return _photo(row) if row is not None else None
+
+
+def list_photos_without_animal(session: Session) -> list[PhotoRecord]:
+    """Imported photos in which no animal was found (or every animal found was set aside as not usable):
+    the ones to look at for an animal the detector missed."""
+    usable_animal = (Detection.label == "animal") & Detection.unusable_reason.is_(None)
+    statement = _photo_columns().where(Image.status == ImageStatus.DONE, ~Image.detections.any(usable_animal)).order_by(Image.id)
+    return [_photo(row) for row in session.execute(statement)]
+
+
+def list_unusable(session: Session) -> list[UnusableRecord]:
+    """Detections set aside as not usable, oldest id first."""
+    rows = session.execute(select(Detection.id, Detection.unusable_reason, Detection.x0, Detection.y0, Detection.x1, Detection.y1,
+                                  Detection.image_id).where(Detection.unusable_reason.is_not(None)).order_by(Detection.id)).all()
+    photos = {image_id: photo_record(session, image_id) for image_id in {row.image_id for row in rows}}
+    return [UnusableRecord(row.id, row.unusable_reason, photos[row.image_id], (row.x0, row.y0, row.x1, row.y1)) for row in rows]
+
+
+def list_animals(session: Session, label: str | None = "animal", usable_only: bool = False) -> list[AnimalRecord]:
     statement = (
         select(Detection, Image.path, Survey.name, Station.name, Camera.name, Image.captured_at)
         .join(Image, Detection.image_id == Image.id)
@@ -72,6 +134,8 @@ def list_animals(session: Session, label: str | None = "animal") -> list[AnimalR
     )
     if label is not None:
         statement = statement.where(Detection.label == label)
+    if usable_only:
+        statement = statement.where(Detection.unusable_reason.is_(None))
     return [
         AnimalRecord(
             id=detection.id, image=path, survey=survey, station=station, camera=camera or None, time=captured_at,

@@ -59,7 +59,8 @@ class TimeSource(str, enum.Enum):
 
 
 class MaskSource(str, enum.Enum):
-    REMBG = "rembg"
+    REMBG = "rembg"  # U²-Net-p run again on the crop (after MegaDetector boxes, or when the detector kept no map)
+    SALIENCY = "saliency"  # the offline detector's own U²-Net-p map of the crop; a value only, no migration (no CHECK)
     BOX = "box"  # segmentation failed or was skipped: the plain box crop stands in
 
 
@@ -180,6 +181,8 @@ class Detection(Base):
     mask_source: Mapped[MaskSource | None] = mapped_column(_enum(MaskSource, "mask_source"))
     mask_error: Mapped[str | None] = mapped_column(Text)
     flank: Mapped[Flank | None] = mapped_column(_enum(Flank, "flank"))  # which side of the animal shows; None = not known
+    # Set aside by the reviewer (a rock, the wrong animal, only a tail): out of review, listed as left out by every export.
+    unusable_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     image: Mapped[Image] = relationship(back_populates="detections")

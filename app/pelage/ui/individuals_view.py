@@ -113,6 +113,8 @@ def fetch_gallery(session: ReviewSession, animal_id: int) -> GalleryData:
 class IndividualsView(QWidget):
     decisions_changed = Signal()
     status_message = Signal(str)
+    redraw_requested = Signal(int)  # animal id
+    animals_changed = Signal()  # an animal was set aside
 
     def __init__(self, queue: JobQueue, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -189,6 +191,16 @@ class IndividualsView(QWidget):
         buttons.addWidget(self.split_button)
         buttons.addWidget(self.unlink_button)
         right_layout.addLayout(buttons)
+        self.unusable_button = QPushButton("Selected photo not usable…")
+        self.unusable_button.setToolTip("Set it aside (wrong animal, a rock, only a tail): out of review, listed with your reason in exports")
+        self.unusable_button.clicked.connect(self.ask_unusable)
+        self.redraw_button = QPushButton("Redraw its box…")
+        self.redraw_button.setToolTip("Draw the selected photo's box again on the whole photo")
+        self.redraw_button.clicked.connect(self.redraw_selected)
+        photo_buttons = QHBoxLayout()
+        photo_buttons.addWidget(self.unusable_button)
+        photo_buttons.addWidget(self.redraw_button)
+        right_layout.addLayout(photo_buttons)
 
         splitter = QSplitter()
         splitter.addWidget(left)
@@ -323,6 +335,35 @@ class IndividualsView(QWidget):
             self.status_message.emit("Select one link to remove.")
             return
         self.split(*items[0].data(Qt.ItemDataRole.UserRole))
+
+    def _one_selected_photo(self) -> int | None:
+        ids = [item.data(Qt.ItemDataRole.UserRole) for item in self.gallery.selectedItems()]
+        if len(ids) != 1:
+            self.status_message.emit("Select one photo in the gallery first.")
+            return None
+        return ids[0]
+
+    def redraw_selected(self) -> None:
+        animal_id = self._one_selected_photo()
+        if animal_id is not None:
+            self.redraw_requested.emit(animal_id)
+
+    def ask_unusable(self) -> None:
+        from pelage.ui.box_dialogs import ask_unusable_reason
+
+        animal_id = self._one_selected_photo()
+        reason = ask_unusable_reason(self, animal_id) if animal_id is not None else None
+        if reason:
+            self.mark_unusable(animal_id, reason)
+
+    def mark_unusable(self, animal_id: int, reason: str) -> None:
+        """Set a photo of the individual aside with ``reason``; the list and gallery follow."""
+
+        def done(kept) -> None:
+            self.animals_changed.emit()
+            self._changed(f"Animal #{animal_id} set aside as not usable ({kept}).")(kept)
+
+        self._submit(lambda session: session.mark_unusable(animal_id, reason), done, "Setting aside…")
 
     def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key.Key_F2:

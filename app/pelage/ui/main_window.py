@@ -30,17 +30,20 @@ from pelage.ui.conflicts_view import ConflictsView
 from pelage.ui.import_dialog import ImportDialog
 from pelage.ui.individuals_view import IndividualsView
 from pelage.ui.overlays import FullResolutionDialog, HelpOverlay
+from pelage.ui.photos_view import PhotosView
 from pelage.ui.resources import icon_path
 from pelage.ui.review_view import ReviewView
 from pelage.ui.settings import AppSettings, default_settings_path, load_settings, save_settings
 from pelage.ui.settings_dialog import SettingsDialog
-from pelage.ui.tasks import ImportOutcome, embed_task
+from pelage.ui.tasks import ImportOutcome, add_box_task, embed_task, redraw_box_task
 from pelage.ui.workers import JobQueue, Progress, TaskRunner
 
 if TYPE_CHECKING:
     from pelage.review.session import ReviewSession
 
 APP_TITLE = "Pelage"
+TASK_LABELS = {"identify": "Identifying animals", "export": "Exporting", "add-box": "Adding the animal you drew",
+               "redraw": "Drawing the box again"}
 
 
 def _module_exists(name: str) -> bool:
@@ -95,16 +98,19 @@ class MainWindow(QMainWindow):
         self.session: ReviewSession | None = None
         self.task: TaskRunner | None = None
         self.task_name = ""
+        self.review_next: int | None = None  # an animal just drawn or redrawn: shown in review once identified
         self.queue = self._wire_queue(JobQueue(self))
 
         self.review = ReviewView(self.queue)
         self.individuals = IndividualsView(self.queue)
         self.conflicts = ConflictsView(self.queue)
+        self.photos = PhotosView(self.queue)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
         self.tabs.addTab(self.review, "Review")
         self.tabs.addTab(self.individuals, "Individuals")
         self.tabs.addTab(self.conflicts, "Conflicts")
+        self.tabs.addTab(self.photos, "Photos to check")
         self.training_tab: QWidget | None = None
         self.training_panel: QWidget | None = None
         if _module_exists("pelage.ui.training_panel"):
@@ -120,8 +126,13 @@ class MainWindow(QMainWindow):
         self.help_overlay = HelpOverlay(central)
         self.full_resolution: FullResolutionDialog | None = None
 
-        for view in (self.review, self.individuals, self.conflicts):
+        for view in (self.review, self.individuals, self.conflicts, self.photos):
             view.status_message.connect(self.show_status)
+        self.photos.add_box_requested.connect(self.add_box)
+        self.photos.animals_changed.connect(self.reload_session)
+        for view in (self.review, self.individuals):
+            view.redraw_requested.connect(self.redraw_dialog)
+            view.animals_changed.connect(self.photos.refresh)
         self.review.decisions_changed.connect(self.conflicts.refresh)
         self.review.help_requested.connect(self.help_overlay.toggle)
         self.review.full_resolution_requested.connect(self.show_full_resolution)
@@ -174,6 +185,8 @@ class MainWindow(QMainWindow):
                                           "Import a season's folder of camera-trap photos")
         self.identify_action = self._action(file_menu, "I&dentify animals", self.start_identification, "Ctrl+E",
                                             "Embed the animals not yet identified, so they can be reviewed")
+        self.export_action = self._action(file_menu, "E&xport…", self.export_dialog, "Ctrl+Shift+E",
+                                          "Capture histories for secr, camtrapR, MARK, or a Camtrap DP package")
         file_menu.addSeparator()
         self._action(file_menu, "&Settings…", self.settings_dialog, QKeySequence.StandardKey.Preferences, "Detector, thresholds, device")
         file_menu.addSeparator()
@@ -214,6 +227,7 @@ class MainWindow(QMainWindow):
         has_project = self.project is not None
         self.import_action.setEnabled(has_project)
         self.identify_action.setEnabled(has_project)
+        self.export_action.setEnabled(has_project)
 
     def show_status(self, message: str) -> None:
         self.statusBar().showMessage(message, 8000)
@@ -234,6 +248,8 @@ class MainWindow(QMainWindow):
             self.individuals.refresh()
         elif widget is self.conflicts and self.session is not None:
             self.conflicts.refresh()
+        elif widget is self.photos:
+            self.photos.refresh()
         elif widget is self.training_tab and self.training_tab is not None:
             self._ensure_training_panel()
 
@@ -263,6 +279,7 @@ class MainWindow(QMainWindow):
         self._fill_recent()
         self._update_title()
         self.show_status(f"Opened {project.root}")
+        self.photos.set_project(project)
         self.reload_session()
         if self.training_tab is not None and self.tabs.currentWidget() is self.training_tab:
             self._ensure_training_panel()
@@ -276,8 +293,9 @@ class MainWindow(QMainWindow):
         self._set_session(None, "")
         self.queue.stop()  # finish writes in flight before the project's engine goes
         self.queue = self._wire_queue(JobQueue(self))
-        for view in (self.review, self.individuals, self.conflicts):
+        for view in (self.review, self.individuals, self.conflicts, self.photos):
             view.queue = self.queue
+        self.photos.set_project(None)
         if self.project is not None:
             self.project.close()
             self.project = None
@@ -317,6 +335,7 @@ class MainWindow(QMainWindow):
                                         "its animals are identified right after.")
             return
         self._set_session(result, "")
+        self._show_in_review(result)
         if waiting:
             self.show_status(f"{waiting} animals are not identified yet: File ▸ Identify animals (Ctrl+E) adds them to the review.")
 
@@ -344,6 +363,7 @@ class MainWindow(QMainWindow):
 
     def _imported(self, outcome: ImportOutcome) -> None:
         self.show_status(outcome.describe())
+        self.photos.refresh()
         if outcome.imported:
             self.start_identification()
 
@@ -354,12 +374,16 @@ class MainWindow(QMainWindow):
         return self.run_task("identify", embed_task(self.project, self.settings), self._identified)
 
     def run_task(self, name: str, task, on_success) -> bool:
+        """Run one long task off the GUI thread, with progress and cancel in the status bar; False if one is running."""
+        if self.task is not None:
+            self.show_status(f"Wait until {TASK_LABELS.get(self.task_name, self.task_name).lower()} is finished.")
+            return False
         self.task_name = name
         self.task = TaskRunner(task, name, self)
         self.task.progress.connect(self._task_progress)
         self.task.succeeded.connect(lambda result: self._task_done(result, on_success))
         self.task.failed.connect(self._task_failed)
-        self.task_label.setText({"identify": "Identifying animals"}.get(name, name))
+        self.task_label.setText(TASK_LABELS.get(name, name))
         self.task_progress.setRange(0, 0)
         for widget in (self.task_label, self.task_progress, self.task_cancel):
             widget.show()
@@ -407,7 +431,72 @@ class MainWindow(QMainWindow):
         self.show_status(f"Identification {state}: {summary.embedded} animals embedded now, {summary.already} before{failed}.")
         self.reload_session()
 
+    # -- boxes drawn by the user ----------------------------------------------------------------
+    def add_box(self, image_id: int, box: tuple[float, float, float, float]) -> bool:
+        """Record an animal drawn on a photo (as `pelage add-box` does), identify it and show it in review."""
+        if self.project is None:
+            return False
+        return self.run_task("add-box", add_box_task(self.project, image_id, box), self._box_recorded)
+
+    def redraw_box(self, animal_id: int, box: tuple[float, float, float, float]) -> bool:
+        """Replace an animal's box (as `pelage redraw-box` does), identify its new crop and show it in review."""
+        if self.project is None:
+            return False
+        return self.run_task("redraw", redraw_box_task(self.project, animal_id, box), self._box_recorded)
+
+    def _box_recorded(self, animal_id: int) -> None:
+        self.show_status(f"Animal #{animal_id} cut out; identifying it, then it is shown in the Review tab.")
+        self.review_next = animal_id
+        self.photos.refresh()
+        self.start_identification()
+
+    def _show_in_review(self, session: ReviewSession) -> None:
+        animal, self.review_next = self.review_next, None
+        if animal is None:
+            return
+        try:
+            session.record(animal)
+        except KeyError:
+            self.show_status(f"Animal #{animal} could not be identified (see the status bar messages).")
+            return
+        self.tabs.setCurrentWidget(self.review)
+        self.review.load(animal)
+
+    def redraw_dialog(self, animal_id: int) -> None:
+        """Show the animal's whole photo to draw its box again (loaded on the worker)."""
+        project = self.project
+        if project is None:
+            return
+
+        def load():
+            from pelage.ui.images import animal_files, load_original
+
+            files = animal_files(project, [animal_id])[animal_id]
+            return load_original(files), files.box
+
+        def show(loaded) -> None:
+            from pelage.ui.box_dialogs import RedrawDialog
+
+            image, box = loaded
+            dialog = RedrawDialog(animal_id, image, box, self)
+            if dialog.exec() and dialog.box is not None:
+                self.redraw_box(animal_id, dialog.box)
+
+        self.queue.submit(load, show, lambda message: self.show_status(f"Cannot open the photo: {message}"), "Loading the photo…")
+
     # -- dialogs ---------------------------------------------------------------------------------
+    def export_dialog(self):
+        """File ▸ Export…: the formats of `pelage export`, with a preview; the export runs as a background task."""
+        if self.project is None:
+            self.show_status("Open a project first.")
+            return None
+        from pelage.ui.export_dialog import ExportDialog
+
+        dialog = ExportDialog(self.project, self.queue, self.run_task, self)
+        self.task_finished.connect(lambda name, _result: dialog.export_ended() if name == "export" else None)
+        dialog.show()
+        return dialog
+
     def settings_dialog(self) -> None:
         dialog = SettingsDialog(self.settings, self)
         if dialog.exec():

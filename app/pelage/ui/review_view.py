@@ -70,6 +70,8 @@ class ReviewView(QWidget):
     proposal_shown = Signal(object)  # Proposal | None
     full_resolution_requested = Signal(int, int)  # anchor id, candidate id (0: none)
     help_requested = Signal()
+    redraw_requested = Signal(int)  # animal id: the window shows its photo to draw the box again
+    animals_changed = Signal()  # an animal was set aside (the photos view lists it)
 
     def __init__(self, queue: JobQueue, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -115,6 +117,7 @@ class ReviewView(QWidget):
         self.same_flank.setToolTip("Propose only candidates showing the anchor's flank (or an unknown one)")
         self.same_flank.toggled.connect(self._same_flank_toggled)
         mode_row.addWidget(self.same_flank)
+        self.mode_row = mode_row  # the anchor's own buttons (not usable, redraw) join it
 
         # Anchor and candidates in panes of one size, so linked zoom shows the same detail at the same scale.
         self.anchor_card = AnimalCard()
@@ -211,6 +214,19 @@ class ReviewView(QWidget):
             button.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
             button.clicked.connect(self.actions_by_name[name].trigger)
             self.buttons.addWidget(button)
+        self.unusable_button = QPushButton("Not usable…")
+        self.unusable_button.setObjectName("button_unusable")
+        self.unusable_button.setToolTip("Set the anchor aside (wrong animal, a rock, only a tail): it leaves review, and the exports "
+                                        "list it with your reason. The Photos to check tab can restore it.")
+        self.unusable_button.clicked.connect(self.ask_unusable)
+        self.redraw_button = QPushButton("Redraw box…")
+        self.redraw_button.setObjectName("button_redraw")
+        self.redraw_button.setToolTip("Draw the anchor's box again on its whole photo (the animal was cut off, or two share a box)")
+        self.redraw_button.clicked.connect(self.request_redraw)
+        for button in (self.unusable_button, self.redraw_button):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+            self.mode_row.addWidget(button)  # above the photos: the bottom row is full with the answers
 
     # -- session ---------------------------------------------------------------------------------
     def set_session(self, session: ReviewSession | None, message: str = "") -> None:
@@ -434,6 +450,36 @@ class ReviewView(QWidget):
 
         self._submit(run, self._show, "Saving flank…")
         self.status_message.emit(f"Anchor #{anchor}: {flank or 'unknown'} flank.")
+
+    def request_redraw(self) -> None:
+        if self.proposal is not None:
+            self.redraw_requested.emit(self.proposal.anchor.id)
+
+    def ask_unusable(self) -> None:
+        from pelage.ui.box_dialogs import ask_unusable_reason
+
+        if self.proposal is None:
+            return
+        anchor = self.proposal.anchor.id
+        reason = ask_unusable_reason(self, anchor)
+        if reason:
+            self.mark_unusable(anchor, reason)
+
+    def mark_unusable(self, animal_id: int, reason: str) -> None:
+        """Set an animal aside with ``reason``; the next proposal follows (without it)."""
+
+        def run(session: ReviewSession):
+            reason_kept = session.mark_unusable(animal_id, reason)
+            return reason_kept, fetch_proposal(session)
+
+        def done(result) -> None:
+            reason_kept, loaded = result
+            self.status_message.emit(f"Animal #{animal_id} set aside as not usable ({reason_kept}); Photos to check ▸ Restore brings it back.")
+            self.decisions_changed.emit()
+            self.animals_changed.emit()
+            self._show(loaded)
+
+        self._submit(run, done, "Setting aside…")
 
     def _same_flank_toggled(self, checked: bool) -> None:
         anchor = self.proposal.anchor.id if self.proposal else None

@@ -90,3 +90,48 @@ def embed_task(project: Project, settings: AppSettings) -> Callable[[Report, Sho
                              should_stop=should_stop)
 
     return task
+
+
+def _user_box_pipeline(project: Project):
+    """The pipeline ``pelage add-box`` uses: only the box's crop, mask and edge are made (no detector runs)."""
+    from pelage.ingest import DetectorConfig, build_pipeline
+    from pelage.paths import resolve_user_paths
+
+    return build_pipeline(resolve_user_paths(), project.artefacts, DetectorConfig(name="saliency"))
+
+
+def add_box_task(project: Project, image_id: int, box: tuple[float, float, float, float]) -> Callable[[Report, ShouldStop], int]:
+    """Record an animal the user drew on a photo (the call behind ``pelage add-box``); returns its id."""
+
+    def task(report: Report, should_stop: ShouldStop) -> int:
+        from pelage.ingest import add_user_box
+
+        report(Progress(0, 0, "Cutting out the animal you drew…"))
+        return add_user_box(project, _user_box_pipeline(project), image_id, box)
+
+    return task
+
+
+def redraw_box_task(project: Project, animal_id: int, box: tuple[float, float, float, float]) -> Callable[[Report, ShouldStop], int]:
+    """Replace an animal's box (the call behind ``pelage redraw-box``); returns the animal's id."""
+
+    def task(report: Report, should_stop: ShouldStop) -> int:
+        from pelage.ingest import redraw_box
+
+        report(Progress(0, 0, "Cutting out the animal again…"))
+        redraw_box(project, _user_box_pipeline(project), animal_id, box)
+        return animal_id
+
+    return task
+
+
+def export_task(project: Project, format_name: str, out_dir: Path, options, force: bool) -> Callable[[Report, ShouldStop], dict]:
+    """Write an export (the call behind ``pelage export``); returns its manifest."""
+
+    def task(report: Report, should_stop: ShouldStop) -> dict:
+        from pelage.export import export_project
+
+        report(Progress(0, 0, f"Writing the {format_name} export…"))
+        return export_project(project, format_name, out_dir, options, force=force)
+
+    return task
