@@ -57,7 +57,9 @@ def _spots(individual: int) -> np.ndarray:
     return np.column_stack([rng.uniform(-0.9, 0.9, 45), rng.uniform(-0.75, 0.75, 45), rng.uniform(0.04, 0.1, 45)])
 
 
-def _draw_animal(image: np.ndarray, rng: np.random.Generator, individual: int, facing_right: bool) -> None:
+def _draw_animal(image: np.ndarray, rng: np.random.Generator, individual: int, facing_right: bool,
+                 spots: np.ndarray | None = None) -> tuple[int, int, int, int]:
+    """Draw the animal (``spots``: its coat, default the individual's); returns its box ``x0, y0, x1, y1`` in the frame."""
     height, width = image.shape[:2]
     body_w = int(width * rng.uniform(0.25, 0.35))
     body_h = int(body_w * 0.42)
@@ -73,11 +75,16 @@ def _draw_animal(image: np.ndarray, rng: np.random.Generator, individual: int, f
     cv2.circle(image, head, int(body_h * 0.33), coat, -1)
     tail_end = (cx - direction * int(body_w * 0.85), cy - int(body_h * 0.1))
     cv2.line(image, (cx - direction * body_w // 2, cy), tail_end, coat, max(3, body_w // 40))
-    for sx, sy, radius in _spots(individual):
+    for sx, sy, radius in _spots(individual) if spots is None else spots:
         # The right flank shows the other side of the animal: a different pattern, mirrored in view.
         x = cx + int(direction * sx * body_w / 2 * 0.9)
         y = cy + int(sy * body_h / 2 * 0.9)
         cv2.circle(image, (x, y), max(2, int(radius * body_w / 2)), (40, 28, 20), -1)
+    head_r, tail = int(body_h * 0.33), max(3, body_w // 40)
+    xs = [cx - body_w // 2, cx + body_w // 2, head[0] - head_r, head[0] + head_r, tail_end[0] - tail, tail_end[0] + tail]
+    x0, x1 = max(0, min(xs)), min(width, max(xs))
+    y0, y1 = max(0, min(cy - body_h // 2, head[1] - head_r)), min(height, cy + int(body_h * 1.1))
+    return x0, y0, x1, y1
 
 
 def _exif(when: datetime) -> bytes:

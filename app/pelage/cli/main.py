@@ -32,6 +32,7 @@ from pelage.ingest import (
     resolve_detector,
     run_import,
 )
+from pelage.ingest.importer import model_threads
 from pelage.ingest.naming import compile_user_pattern
 from pelage.ingest.saliency import ModelMissingError, check_model_file
 from pelage.paths import resolve_user_paths
@@ -86,14 +87,17 @@ def cli() -> None:
 @click.option("--time-priority", default="filename,exif,file_time", show_default=True,
               help="Where capture times come from, first match wins (filename, exif, file_time).")
 @click.option("--retry-failed", is_flag=True, help="Try again the images that failed in an earlier run.")
-@click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for the models (default: all).")
+@click.option("--threads", type=click.IntRange(1), default=None,
+              help="CPU threads per model call (default: the cores shared out among the workers).")
+@click.option("--workers", type=click.IntRange(1), default=None,
+              help="Photos processed at once (default: one per core, at most 4; 1: one at a time).")
 @click.option("--no-wait", is_flag=True, help="Stop at once if another import into this project is running (default: wait for it).")
 @click.option("--strict", is_flag=True, help="Exit with status 1 when any file failed (for scripts); the import itself still goes on.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def import_command(survey_dir: Path, project_dir: Path, database: str | None, survey_name: str | None,
                    pattern: str | None, detector: str, detector_weights: Path | None, confidence: float,
                    device: str, no_background_removal: bool, time_priority: str, retry_failed: bool, threads: int | None,
-                   no_wait: bool, strict: bool, as_json: bool) -> None:
+                   workers: int | None, no_wait: bool, strict: bool, as_json: bool) -> None:
     """Import a survey folder of camera-trap images into a project (incremental and resumable).
 
     Images already imported are skipped, and their cached crops rebuilt if any went missing. Files that fail
@@ -104,13 +108,13 @@ def import_command(survey_dir: Path, project_dir: Path, database: str | None, su
     survey_root = check_survey_root(survey_dir)
     compile_user_pattern(pattern)
     options = ImportOptions(pattern=pattern, survey_name=survey_name, retry_failed=retry_failed,
-                            time_priority=_parse_time_priority(time_priority), wait=not no_wait)
+                            time_priority=_parse_time_priority(time_priority), wait=not no_wait, workers=workers)
     config = resolve_detector(DetectorConfig(name=detector, weights=detector_weights, confidence=confidence, device=device),
                               user_paths.models, warn=_warn)
     check_model_file(user_paths.rembg_home)
     with open_project(project_dir, create=True, database_url=database) as project:
         factory = partial(build_pipeline, user_paths, project.artefacts, config,
-                          remove_background=not no_background_removal, threads=threads)
+                          remove_background=not no_background_removal, threads=threads or model_threads(options))
         summary = _run_with_progress(run_import(project, survey_root, factory, options))
         with project.sessions() as session:
             counts = project_counts(session)
@@ -316,12 +320,28 @@ def models_use(project_dir: Path, model_id: str, no_embed: bool, threads: int, d
 @cli.command("demo-survey")
 @click.argument("out_dir", type=click.Path(path_type=Path))
 @click.option("--seed", default=7, show_default=True)
-def demo_survey(out_dir: Path, seed: int) -> None:
-    """Write a small synthetic survey (spotted animals at camera stations) to try Pelage on."""
-    from pelage.demo import make_demo_survey
+@click.option("--images", type=click.IntRange(2), default=None,
+              help="Write a season of this many 2-MP frames instead, with its ground truth (ground-truth.csv).")
+@click.option("--stations", type=click.IntRange(1), default=None, help="Season: camera stations (default 20).")
+@click.option("--individuals", type=click.IntRange(1), default=None, help="Season: spotted individuals (default 12).")
+@click.option("--days", type=click.IntRange(1), default=None, help="Season: length in days (default 60).")
+def demo_survey(out_dir: Path, seed: int, images: int | None, stations: int | None, individuals: int | None,
+                days: int | None) -> None:
+    """Write a small synthetic survey (spotted animals at camera stations) to try Pelage on, or with --images a
+    season of any size with its ground truth."""
+    if images is None:
+        if (stations, individuals, days) != (None, None, None):
+            raise click.UsageError("--stations, --individuals and --days describe a season: give --images too.")
+        from pelage.demo import make_demo_survey
 
-    summary = make_demo_survey(out_dir, seed=seed)
-    click.echo(f"Demo survey written to {out_dir}: {summary}")
+        click.echo(f"Demo survey written to {out_dir}: {make_demo_survey(out_dir, seed=seed)}")
+        return
+    from pelage.season import GROUND_TRUTH, SeasonSpec, make_season
+
+    given = {"stations": stations, "individuals": individuals, "days": days}
+    spec = SeasonSpec(images=images, seed=seed, **{key: value for key, value in given.items() if value is not None})
+    summary = make_season(out_dir, spec)
+    click.echo(f"Season written to {out_dir}: {summary}; ground truth in {Path(out_dir) / GROUND_TRUTH}")
 
 
 for _command in (*IDENTIFY_COMMANDS, *REVIEW_COMMANDS, *EXPORT_COMMANDS, *TRAINING_COMMANDS, *GUI_COMMANDS):

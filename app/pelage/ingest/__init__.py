@@ -16,7 +16,7 @@ _EXPORTS = {
     "ImportBusyError": "errors", "check_survey_root": "importer", "import_survey": "importer", "run_import": "importer",
     "scan_survey": "importer",
     "Pipeline": "pipeline", "build_pipeline": "pipeline", "resolve_detector": "pipeline",
-    "add_user_box": "user_boxes",
+    "add_user_box": "user_boxes", "redraw_box": "user_boxes",
 }
 
 __all__ = sorted(_EXPORTS)

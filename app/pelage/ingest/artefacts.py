@@ -33,12 +33,18 @@ def artefact_paths(sha256: str, rank: int) -> ArtefactPaths:
     return ArtefactPaths(crop=f"{stem}_crop.jpg", mask=f"{stem}_mask.png", edge=f"{stem}_edge.png")
 
 
-def crop_box(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
-    height, width = rgb.shape[:2]
+def crop_rect(shape: tuple[int, ...], box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    """The whole-pixel rectangle ``x0, y0, x1, y1`` of the frame that :func:`crop_box` cuts for ``box``."""
+    height, width = shape[:2]
     x0, y0 = int(max(0, np.floor(box[0]))), int(max(0, np.floor(box[1])))
     x1, y1 = int(min(width, np.ceil(box[2]))), int(min(height, np.ceil(box[3])))
     if x1 - x0 < 2 or y1 - y0 < 2:
         raise ValueError(f"box {box} is empty inside a {width}×{height} image")
+    return x0, y0, x1, y1
+
+
+def crop_box(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    x0, y0, x1, y1 = crop_rect(rgb.shape, box)
     crop = rgb[y0:y1, x0:x1]
     scale = MAX_CROP_SIDE / max(crop.shape[:2])
     if scale < 1:

@@ -12,6 +12,9 @@ Contract:
 - One import at a time per project (:mod:`pelage.ingest.lock`): a second one waits, or refuses.
 - :func:`run_import` is a generator that yields one :class:`ImportProgress` per file, so the CLI
   shows a progress bar and the GUI a progress dialog with a working Cancel (stop iterating).
+- Photos are decoded, detected and masked by a few worker threads (onnxruntime, OpenCV, Pillow and hashlib
+  release the GIL) while the calling thread records the results one transaction each, in the scan's order; a
+  kill loses at most the few photos in flight.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ import hashlib
 import os
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +37,7 @@ from pelage.ingest.decode import ImageReadError
 from pelage.ingest.errors import ImportBusyError, SurveyImportError
 from pelage.ingest.lock import ImportLock, import_lock
 from pelage.ingest.naming import PathFacts, compile_user_pattern, parse_path
-from pelage.ingest.pipeline import Pipeline, ProcessedDetection
+from pelage.ingest.pipeline import Analysis, Pipeline, ProcessedDetection
 from pelage.ingest.repair import BrokenImage, find_broken_images, repair_image
 from pelage.store import (
     Camera,
@@ -62,6 +67,17 @@ class ImportOptions:
     time_priority: tuple[TimeSource, ...] = DEFAULT_TIME_PRIORITY
     wait: bool = True  # another import into the project is running: wait for it (else ImportBusyError)
     lock_poll_seconds: float = 1.0
+    workers: int | None = None  # threads processing photos; None: one per CPU core, at most 4; 1: one photo at a time
+
+
+def worker_count(options: ImportOptions) -> int:
+    """How many photos are processed at once (more than 4 threads gain nothing on a laptop's memory bus)."""
+    return max(1, options.workers if options.workers is not None else min(4, os.cpu_count() or 1))
+
+
+def model_threads(options: ImportOptions) -> int:
+    """onnxruntime threads per model call: the cores shared out among the workers, so they do not fight over them."""
+    return max(1, (os.cpu_count() or 1) // worker_count(options))
 
 
 @dataclass(frozen=True)
@@ -254,38 +270,68 @@ class _Outcome:
     detections: list[ProcessedDetection] = field(default_factory=list)
 
 
-def _process_file(project: Project, pipeline: Pipeline, path: Path, facts: PathFacts,
-                  time_priority: Sequence[TimeSource]) -> _Outcome:
+@dataclass
+class _Prepared:
+    """A photo read and hashed on the calling thread, and what will happen to it."""
+
+    path: Path
+    facts: PathFacts
+    outcome: _Outcome | None = None  # already settled: unreadable, or empty
+    size: int = 0
+    sha256: str = ""
+    maybe_duplicate: bool = False  # the same content is recorded, or ahead of it in this run
+    analysis: Future[Analysis] | None = None
+
+
+def _prepare(path: Path, facts: PathFacts) -> _Prepared:
+    """Size and content hash (cheap, and needed before anything is decided about the photo)."""
     try:
         size = path.stat().st_size
     except OSError as exc:
-        return _Outcome(ImageStatus.FAILED, error=f"cannot read the file ({exc.strerror})")
+        return _Prepared(path, facts, _Outcome(ImageStatus.FAILED, error=f"cannot read the file ({exc.strerror})"))
     if size == 0:
-        return _Outcome(ImageStatus.FAILED, error="the file is empty (0 bytes)")
+        return _Prepared(path, facts, _Outcome(ImageStatus.FAILED, error="the file is empty (0 bytes)"))
     try:
         digest = sha256_file(path)
     except OSError as exc:
-        return _Outcome(ImageStatus.FAILED, size_bytes=size, error=f"cannot read the file ({exc.strerror})")
+        return _Prepared(path, facts, _Outcome(ImageStatus.FAILED, size_bytes=size, error=f"cannot read the file ({exc.strerror})"))
+    return _Prepared(path, facts, size=size, sha256=digest)
+
+
+def _recorded_original(project: Project, digest: str) -> int | None:
     with project.sessions() as session:
-        original = session.scalar(
+        return session.scalar(
             select(Image.id).where(Image.sha256 == digest, Image.status == ImageStatus.DONE).order_by(Image.id).limit(1)
         )
+
+
+def _analyse(pipeline: Pipeline, prepared: _Prepared) -> Analysis | ImageReadError:
+    """The photo's analysis, or why it cannot be read (a value, so a worker thread hands it back like a result)."""
+    try:
+        return pipeline.analyse(prepared.path, prepared.sha256)
+    except ImageReadError as exc:
+        return exc
+
+
+def _settle(project: Project, models: Callable[[], Pipeline], prepared: _Prepared,
+            time_priority: Sequence[TimeSource]) -> _Outcome:
+    """The photo's outcome, on the calling thread and in the scan's order (so duplicates find their original)."""
+    if prepared.outcome is not None:
+        return prepared.outcome
+    path, facts, size, digest = prepared.path, prepared.facts, prepared.size, prepared.sha256
     captured_at, time_source = resolve_capture_time(None, facts, path, time_priority)
+    original = _recorded_original(project, digest) if prepared.maybe_duplicate else None
     if original is not None:
         return _Outcome(ImageStatus.DUPLICATE, size_bytes=size, sha256=digest, duplicate_of_id=original,
                         captured_at=captured_at, time_source=time_source)
-    try:
-        decoded = pipeline.decode(path)
-    except ImageReadError as exc:
-        return _Outcome(ImageStatus.FAILED, size_bytes=size, sha256=digest, error=str(exc),
+    result = prepared.analysis.result() if prepared.analysis is not None else _analyse(models(), prepared)
+    if isinstance(result, ImageReadError):
+        return _Outcome(ImageStatus.FAILED, size_bytes=size, sha256=digest, error=str(result),
                         captured_at=captured_at, time_source=time_source)
-    captured_at, time_source = resolve_capture_time(decoded.exif_time, facts, path, time_priority)
-    height, width = decoded.rgb.shape[:2]
-    outcome = _Outcome(ImageStatus.DONE, size_bytes=size, sha256=digest, width=width, height=height,
-                       captured_at=captured_at, exif_time=decoded.exif_time, time_source=time_source)
-    for rank, box in enumerate(pipeline.detect(decoded.rgb)):
-        outcome.detections.append(pipeline.process_box(decoded.rgb, digest, rank, box))
-    return outcome
+    captured_at, time_source = resolve_capture_time(result.exif_time, facts, path, time_priority)
+    return _Outcome(ImageStatus.DONE, size_bytes=size, sha256=digest, width=result.width, height=result.height,
+                    captured_at=captured_at, exif_time=result.exif_time, time_source=time_source,
+                    detections=result.detections)
 
 
 def _record(project: Project, survey_id: int, relative: str, facts: PathFacts, outcome: _Outcome, detector: str) -> None:
@@ -330,8 +376,18 @@ def _forget_readable_folders(session: Session, survey_id: int, unreadable: dict[
 
 
 @dataclass
+class _Pending:
+    """An entry handed to the workers (or to be revisited), waiting for its turn to be recorded."""
+
+    relative: str
+    done: int
+    prepared: _Prepared | None = None  # None: recorded in an earlier run
+
+
+@dataclass
 class _Run:
-    """One import under the project's lock: what the scan found, what the project holds, the models once loaded."""
+    """One import under the project's lock: what the scan found, what the project holds, the models once loaded,
+    the worker threads once started."""
 
     project: Project
     root: Path
@@ -344,6 +400,8 @@ class _Run:
     user_pattern: re.Pattern[str] | None
     summary: ImportSummary
     pipeline: Pipeline | None = None
+    pool: ThreadPoolExecutor | None = None
+    digests: set[str] = field(default_factory=set)  # content hashes handed out in this run
 
     def entries(self) -> list[str]:
         return sorted([*self.scan.images, *self.scan.unreadable])
@@ -373,14 +431,38 @@ class _Run:
         self.summary.repaired += 1
         return ImportProgress(done, total, relative, "repaired", "missing cached crops rebuilt")
 
-    def process(self, relative: str, done: int, total: int) -> ImportProgress:
-        """A new entry (or a failure to retry): process it and record the outcome in one transaction."""
+    def submit(self, relative: str, done: int) -> _Pending:
+        """Read and hash a new entry and hand it to a worker; entries recorded earlier wait for :meth:`finish`."""
+        if self.is_recorded(relative):
+            return _Pending(relative, done)
         if relative in self.scan.unreadable:
-            facts, outcome = PathFacts(), _Outcome(ImageStatus.FAILED, error=self.scan.unreadable[relative])
-        else:
-            facts = parse_path(relative, self.user_pattern)
-            outcome = _process_file(self.project, self.models(), self.root / relative, facts, self.options.time_priority)
-        _record(self.project, self.survey_id, relative, facts, outcome, self.pipeline.detector.name if self.pipeline else "")
+            failed = _Outcome(ImageStatus.FAILED, error=self.scan.unreadable[relative])
+            return _Pending(relative, done, _Prepared(self.root / relative, PathFacts(), failed))
+        prepared = _prepare(self.root / relative, parse_path(relative, self.user_pattern))
+        if prepared.outcome is None:
+            prepared.maybe_duplicate = prepared.sha256 in self.digests or _recorded_original(self.project, prepared.sha256) is not None
+            self.digests.add(prepared.sha256)
+            if not prepared.maybe_duplicate and worker_count(self.options) > 1:
+                prepared.analysis = self.workers().submit(_analyse, self.models(), prepared)
+        return _Pending(relative, done, prepared)
+
+    def workers(self) -> ThreadPoolExecutor:
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(worker_count(self.options), thread_name_prefix="pelage-import")
+        return self.pool
+
+    def close(self) -> None:
+        """Drop the photos not started, wait for those being processed (they write only cached files)."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def finish(self, pending: _Pending, total: int) -> ImportProgress:
+        """Record one entry (one transaction) once its processing is done; the scan's order is kept."""
+        relative, done, prepared = pending.relative, pending.done, pending.prepared
+        if prepared is None:
+            return self.revisit(relative, done, total)
+        outcome = _settle(self.project, self.models, prepared, self.options.time_priority)
+        _record(self.project, self.survey_id, relative, prepared.facts, outcome, self.pipeline.detector.name if self.pipeline else "")
         summary = self.summary
         if outcome.status == ImageStatus.FAILED:
             summary.failed += 1
@@ -411,6 +493,25 @@ def _start_run(project: Project, root: Path, pipeline_factory: Callable[[], Pipe
                 user_pattern, summary)
 
 
+def _drive(run: _Run, should_stop: Callable[[], bool]) -> Generator[ImportProgress, None, None]:
+    """Keep the workers busy a few photos ahead while recording in order; stop before the next file when asked."""
+    entries = run.entries()
+    ahead = worker_count(run.options) + 1 if worker_count(run.options) > 1 else 0
+    window: deque[_Pending] = deque()
+    for done, relative in enumerate(entries, start=1):
+        if should_stop():
+            run.summary.cancelled = True
+            return
+        window.append(run.submit(relative, done))
+        while len(window) > ahead:
+            yield run.finish(window.popleft(), len(entries))
+    while window:
+        if should_stop():
+            run.summary.cancelled = True
+            return
+        yield run.finish(window.popleft(), len(entries))
+
+
 def run_import(
     project: Project,
     survey_root: Path | str,
@@ -434,17 +535,13 @@ def run_import(
         if not (yield from _wait_for_lock(lock, options, should_stop)):
             return ImportSummary(survey=options.survey_name or root.name, cancelled=True)
         run = _start_run(project, root, pipeline_factory, options)
-        entries = run.entries()
         try:
-            for done, relative in enumerate(entries, start=1):
-                if should_stop():
-                    run.summary.cancelled = True
-                    break
-                yield run.revisit(relative, done, len(entries)) if run.is_recorded(relative) else run.process(relative, done, len(entries))
+            yield from _drive(run, should_stop)
         except GeneratorExit:
             run.summary.cancelled = True
             raise
         finally:
+            run.close()
             run.summary.seconds = time.perf_counter() - started
             if run.pipeline is not None:
                 run.summary.stage_seconds = dict(run.pipeline.timer.seconds)

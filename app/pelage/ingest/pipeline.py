@@ -6,22 +6,35 @@ project was made the same way, and the identification model always sees the same
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
-from pelage.ingest.artefacts import ArtefactPaths, artefact_paths, crop_box, read_grey, write_artefacts, write_crop, write_grey
+from pelage.ingest.artefacts import (
+    ArtefactPaths,
+    artefact_paths,
+    crop_box,
+    crop_rect,
+    read_grey,
+    write_artefacts,
+    write_crop,
+    write_grey,
+)
 from pelage.ingest.decode import MAX_PIXELS, DecodedImage, decode_image
-from pelage.ingest.detect import Box, Detector, DetectorConfig, create_detector
+from pelage.ingest.detect import Box, Detector, DetectorConfig, Found, SaliencyPatch, create_detector, iou
+from pelage.ingest.detect.yolo import refuse_unknown_pickle
 from pelage.ingest.edges import edge_channel
 from pelage.ingest.saliency import SaliencyModel
-from pelage.ingest.segment import MaskResult, mask_animal
+from pelage.ingest.segment import MaskResult, mask_animal, mask_from_patch
 from pelage.paths import UserPaths
+from pelage.store.schema import MaskSource
 from pelage.weights import KNOWN_WEIGHTS, DamagedWeightsError, WeightsState, damaged_message, installed_weights
 
 # Detection boxes are cropped with a little context so masking sees the whole outline.
@@ -30,13 +43,15 @@ CROP_PADDING = 0.05
 
 @dataclass
 class StageTimer:
-    """Seconds spent per stage, summed over images: what the benchmark prints."""
+    """Seconds spent per stage, summed over images (and over worker threads): what the benchmark prints."""
 
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, stage: str, started: float) -> float:
         now = time.perf_counter()
-        self.seconds[stage] += now - started
+        with self._lock:
+            self.seconds[stage] += now - started
         return now
 
 
@@ -48,12 +63,28 @@ class ProcessedDetection:
 
 
 @dataclass
+class Analysis:
+    """One photo processed and its cached files written, nothing recorded yet: what a worker thread hands back."""
+
+    exif_time: datetime | None
+    width: int
+    height: int
+    detections: list[ProcessedDetection]
+
+
+@dataclass
 class Pipeline:
+    """The models of one import. Safe to call from several threads: onnxruntime runs sessions concurrently
+    (releasing the GIL), and detectors that say nothing about threads are called one at a time."""
+
     detector: Detector
     saliency: SaliencyModel | None  # None: background removal off
     artefact_root: Path
     timer: StageTimer = field(default_factory=StageTimer)
     max_pixels: int = MAX_PIXELS  # larger frames are recorded as failed, not decoded
+    # The offline detector's map of the crop is the mask; rembg runs only on boxes without one (MegaDetector's).
+    reuse_detector_masks: bool = True
+    _detect_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def decode(self, path: Path) -> DecodedImage:
         started = time.perf_counter()
@@ -62,17 +93,46 @@ class Pipeline:
         return decoded
 
     def detect(self, rgb: np.ndarray) -> list[Box]:
+        return [found.box for found in self.find(rgb)]
+
+    def find(self, rgb: np.ndarray) -> list[Found]:
+        """The detections, each with the detector's saliency map when it made one and masks reuse it."""
         started = time.perf_counter()
         height, width = rgb.shape[:2]
-        boxes = [box.clipped(width, height) for box in self.detector.detect(rgb)]
+        found = [Found(item.box.clipped(width, height), item.patch) for item in self._run_detector(rgb)]
         self.timer.add("detect", started)
-        return [box for box in boxes if box.area >= 4]
+        return [item for item in found if item.box.area >= 4]
 
-    def process_box(self, rgb: np.ndarray, sha256: str, rank: int, box: Box) -> ProcessedDetection:
+    def _run_detector(self, rgb: np.ndarray) -> list[Found]:
+        find = getattr(self.detector, "find", None)
+        if find is not None and self.reuse_detector_masks and self.saliency is not None:
+            return find(rgb)
+        if getattr(self.detector, "thread_safe", False):
+            return [Found(box) for box in self.detector.detect(rgb)]
+        with self._detect_lock:  # Ultralytics models are not safe to share between threads
+            return [Found(box) for box in self.detector.detect(rgb)]
+
+    def analyse(self, path: Path, sha256: str) -> Analysis:
+        """Decode, detect and write the cached files of one photo; raises :class:`ImageReadError`. Thread-safe."""
+        decoded = self.decode(path)
+        height, width = decoded.rgb.shape[:2]
+        detections = [self.process_box(decoded.rgb, sha256, rank, item.box, item.patch)
+                      for rank, item in enumerate(self.find(decoded.rgb))]
+        return Analysis(decoded.exif_time, width, height, detections)
+
+    def mask(self, rgb: np.ndarray, box: Box, crop: np.ndarray, patch: SaliencyPatch | None) -> MaskResult:
+        """The crop's mask: cut from the detector's map when there is one, else rembg on the crop (as before)."""
+        if patch is not None and self.saliency is not None and self.reuse_detector_masks:
+            reused = mask_from_patch(patch, crop_rect(rgb.shape, padded_box(box)), crop.shape)
+            if reused.source != MaskSource.BOX:
+                return reused
+        return mask_animal(crop, self.saliency)
+
+    def process_box(self, rgb: np.ndarray, sha256: str, rank: int, box: Box, patch: SaliencyPatch | None = None) -> ProcessedDetection:
         """Crop, mask and edge one box and write the three cached files."""
         started = time.perf_counter()
         crop = padded_crop(rgb, box)
-        mask = mask_animal(crop, self.saliency)
+        mask = self.mask(rgb, box, crop, patch)
         started = self.timer.add("segment", started)
         edge = edge_channel(crop, mask.mask)
         started = self.timer.add("edge", started)
@@ -89,7 +149,7 @@ class Pipeline:
         lossless), and the edge image is made from that crop and mask. Returns the new mask when one was made.
         """
         crop = padded_crop(rgb, box)
-        mask = mask_animal(crop, self.saliency) if "mask" in missing else None
+        mask = self.mask(rgb, box, crop, self._patch_for(rgb, box)) if "mask" in missing else None
         if "crop" in missing:
             write_crop(self.artefact_root, paths.crop, crop)
         if mask is not None:
@@ -99,11 +159,22 @@ class Pipeline:
             write_grey(self.artefact_root, paths.edge, edge_channel(crop, mask_array))
         return mask
 
+    def _patch_for(self, rgb: np.ndarray, box: Box) -> SaliencyPatch | None:
+        """The map the detector makes again for a recorded box, so a rebuilt mask equals the one made at import."""
+        if not (self.reuse_detector_masks and hasattr(self.detector, "find")):
+            return None
+        return next((item.patch for item in self.find(rgb) if iou(item.box, box) > 0.98), None)
+
+
+def padded_box(box: Box) -> tuple[float, float, float, float]:
+    """The box with a little context around it, so masking sees the whole outline."""
+    pad_x, pad_y = (box.x1 - box.x0) * CROP_PADDING, (box.y1 - box.y0) * CROP_PADDING
+    return box.x0 - pad_x, box.y0 - pad_y, box.x1 + pad_x, box.y1 + pad_y
+
 
 def padded_crop(rgb: np.ndarray, box: Box) -> np.ndarray:
-    """The detection's crop, with a little context around the box so masking sees the whole outline."""
-    pad_x, pad_y = (box.x1 - box.x0) * CROP_PADDING, (box.y1 - box.y0) * CROP_PADDING
-    return crop_box(rgb, (box.x0 - pad_x, box.y0 - pad_y, box.x1 + pad_x, box.y1 + pad_y))
+    """The detection's crop: the padded box cut from the frame."""
+    return crop_box(rgb, padded_box(box))
 
 
 class DetectorFallbackWarning(UserWarning):
@@ -119,9 +190,11 @@ def resolve_detector(config: DetectorConfig, models_dir: Path, warn: Callable[[s
 
     Called before an import writes anything, so a damaged or missing detector file is refused up front
     instead of failing on every image: ``yolo`` refuses a damaged file, ``auto`` falls back to the offline
-    detector and says so through ``warn``. Weights the user passed themselves have no published digest and
-    are taken as they are.
+    detector and says so through ``warn``. Weights the user passed themselves are taken as they are, unless
+    they are a pickle Pelage does not know (see :func:`refuse_unknown_pickle`).
     """
+    if config.weights is not None and config.name in ("auto", "yolo"):
+        refuse_unknown_pickle(config.weights)
     if config.weights is not None or config.name not in ("auto", "yolo"):
         return config
     spec = KNOWN_WEIGHTS["megadetector"]
@@ -144,9 +217,14 @@ def build_pipeline(
     detector: DetectorConfig = DetectorConfig(),
     remove_background: bool = True,
     threads: int | None = None,
+    reuse_detector_masks: bool = True,
 ) -> Pipeline:
-    """Load the models once for a whole import (loading takes longer than processing an image)."""
+    """Load the models once for a whole import (loading takes longer than processing an image).
+
+    ``reuse_detector_masks=False`` runs rembg on every crop as Pelage did before (the benchmark's reference).
+    """
     detector = resolve_detector(detector, user_paths.models)
     saliency = SaliencyModel(user_paths.rembg_home, threads=threads)
     built = create_detector(detector, saliency, None)
-    return Pipeline(detector=built, saliency=saliency if remove_background else None, artefact_root=artefact_root)
+    return Pipeline(detector=built, saliency=saliency if remove_background else None, artefact_root=artefact_root,
+                    reuse_detector_masks=reuse_detector_masks)

@@ -106,11 +106,14 @@ def _is_complete(cache: Path, record: CropRecord) -> bool:
 def _process(pipeline: Pipeline, root: Path, relative: str, sha256: str) -> CropRecord:
     rgb = pipeline.decode(root / relative).rgb
     height, width = rgb.shape[:2]
-    box = primary_box(pipeline.detect(rgb))
+    found = pipeline.find(rgb)
+    box = primary_box([item.box for item in found])
     detected = box is not None
     if box is None:
         box = Box(0.0, 0.0, float(width), float(height), 0.0)
-    done = pipeline.process_box(rgb, sha256, 0, box)
+    # The detector's map of the chosen box is its mask, as at import.
+    patch = next((item.patch for item in found if item.box == box), None)
+    done = pipeline.process_box(rgb, sha256, 0, box, patch)
     return CropRecord(
         path=relative, sha256=sha256, box=(box.x0, box.y0, box.x1, box.y1), detected=detected,
         mask_source=done.mask.source.value, crop=done.paths.crop, mask=done.paths.mask, edge=done.paths.edge,

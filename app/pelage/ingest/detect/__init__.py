@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from pelage.ingest.detect.base import ANIMAL, PERSON, VEHICLE, Box, Detector, iou
+from pelage.ingest.detect.base import ANIMAL, PERSON, VEHICLE, Box, Detector, Found, SaliencyPatch, iou
 from pelage.ingest.detect.saliency import SaliencyDetector
 from pelage.ingest.detect.yolo import UltralyticsDetector
 from pelage.ingest.saliency import SaliencyModel
@@ -54,6 +54,6 @@ def create_detector(config: DetectorConfig, saliency: SaliencyModel, installed_w
 
 
 __all__ = [
-    "ANIMAL", "BACKENDS", "PERSON", "VEHICLE", "Box", "Detector", "DetectorConfig", "SaliencyDetector",
+    "ANIMAL", "BACKENDS", "PERSON", "VEHICLE", "Box", "Detector", "DetectorConfig", "Found", "SaliencyDetector", "SaliencyPatch",
     "UltralyticsDetector", "create_detector", "iou",
 ]

@@ -33,6 +33,29 @@ class Box:
         )
 
 
+@dataclass(frozen=True)
+class SaliencyPatch:
+    """A U²-Net-p map (at the network's resolution) of the frame rectangle ``x0:x1, y0:y1``.
+
+    The offline detector keeps the map it refined a box with, so the animal's mask can be cut from it
+    instead of running the network a third time on the crop.
+    """
+
+    saliency: np.ndarray  # float32, 0 = background, 1 = object
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+
+@dataclass(frozen=True)
+class Found:
+    """A detection and, when the detector made one, its saliency map."""
+
+    box: Box
+    patch: SaliencyPatch | None = None
+
+
 class Detector(Protocol):
     """Finds animals (and people, vehicles) in an H×W×3 uint8 RGB image."""
 

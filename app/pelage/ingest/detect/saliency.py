@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pelage.ingest.detect.base import ANIMAL, Box, iou
+from pelage.ingest.detect.base import ANIMAL, Box, Found, SaliencyPatch, iou
 from pelage.ingest.saliency import SaliencyModel
 
 
@@ -42,6 +42,7 @@ def _scale(box: Box, sx: float, sy: float, dx: float = 0.0, dy: float = 0.0) -> 
 
 class SaliencyDetector:
     name = "saliency-u2netp"
+    thread_safe = True  # onnxruntime sessions run concurrently
 
     def __init__(
         self,
@@ -59,33 +60,37 @@ class SaliencyDetector:
         self.refine_padding = refine_padding
         self.max_boxes = max_boxes
 
-    def _refine(self, rgb: np.ndarray, box: Box) -> Box:
+    def _refine(self, rgb: np.ndarray, box: Box) -> Found:
         height, width = rgb.shape[:2]
         pad_x = (box.x1 - box.x0) * self.refine_padding
         pad_y = (box.y1 - box.y0) * self.refine_padding
         x0, y0 = int(max(0, box.x0 - pad_x)), int(max(0, box.y0 - pad_y))
         x1, y1 = int(min(width, box.x1 + pad_x)), int(min(height, box.y1 + pad_y))
         if x1 - x0 < 16 or y1 - y0 < 16:
-            return box
+            return Found(box)
         crop = rgb[y0:y1, x0:x1]
         saliency = self.model.predict_square(crop)
         found = _component_boxes(saliency, self.threshold, 0.02, 0.5)
         if not found:
-            return box
+            return Found(box)
         # The union of the dominant parts: an animal split by a tree trunk stays one animal.
         union = Box(min(b.x0 for b in found), min(b.y0 for b in found), max(b.x1 for b in found),
                     max(b.y1 for b in found), max(box.score, found[0].score), ANIMAL)
         sx, sy = (x1 - x0) / saliency.shape[1], (y1 - y0) / saliency.shape[0]
-        return _scale(union, sx, sy, x0, y0).clipped(width, height)
+        return Found(_scale(union, sx, sy, x0, y0).clipped(width, height), SaliencyPatch(saliency, x0, y0, x1, y1))
 
     def detect(self, rgb: np.ndarray) -> list[Box]:
+        return [found.box for found in self.find(rgb)]
+
+    def find(self, rgb: np.ndarray) -> list[Found]:
+        """The boxes, each with the saliency map of the crop it was refined on (reused as its mask)."""
         height, width = rgb.shape[:2]
         saliency = self.model.predict_square(rgb)
         coarse = _component_boxes(saliency, self.threshold, self.min_share, self.keep_share)
         sx, sy = width / saliency.shape[1], height / saliency.shape[0]
-        boxes: list[Box] = []
+        kept: list[Found] = []
         for box in coarse[: self.max_boxes]:
             refined = self._refine(rgb, _scale(box, sx, sy))
-            if all(iou(refined, kept) < 0.5 for kept in boxes):
-                boxes.append(refined)
-        return boxes
+            if all(iou(refined.box, other.box) < 0.5 for other in kept):
+                kept.append(refined)
+        return kept
