@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.pelage-installed
 DEMO ?= demo
 
-.PHONY: setup demo test bench screenshots clean-demo
+.PHONY: setup demo test bench screenshots clean-demo package package-test
 
 setup: $(STAMP)
 	$(BIN)/pelage models install u2netp
@@ -29,7 +29,7 @@ demo: setup
 	$(BIN)/pelage export $(DEMO)/project --format secr --out $(DEMO)/export-secr --force
 
 test: setup
-	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff check app tests bench packaging
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -rs
 
@@ -48,3 +48,25 @@ screenshots: setup
 
 clean-demo:
 	rm -rf $(DEMO)
+
+# The desktop build a field biologist unpacks and double-clicks (packaging/README.md): PyInstaller in its own
+# environment, so the dev environment's packages never leak into the bundle. TORCH_INDEX picks torch's wheels:
+# empty = PyPI (on Linux x86_64 a CUDA build: the app uses an NVIDIA GPU when there is one);
+# TORCH_INDEX=https://download.pytorch.org/whl/cpu gives the CPU-only build, several GB smaller.
+PACKAGE_VENV ?= build/package-venv
+PACKAGE_STAMP := $(PACKAGE_VENV)/.pelage-installed
+TORCH_INDEX ?=
+
+$(PACKAGE_STAMP): pyproject.toml requirements/constraints.txt
+	$(PYTHON) -m venv $(PACKAGE_VENV)
+	$(PACKAGE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PACKAGE_VENV)/bin/python -m pip install --quiet -c requirements/constraints.txt $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) \
+		--config-settings editable_mode=compat -e '.[package]'
+	touch $@
+
+package: $(PACKAGE_STAMP)
+	$(PACKAGE_VENV)/bin/python packaging/build.py
+
+# Unpacks the archive into an empty folder and runs it as a user would (tests/test_package.py); fails without one.
+package-test: $(STAMP)
+	PELAGE_PACKAGE_TEST=1 $(BIN)/python -m pytest -rs tests/test_package.py

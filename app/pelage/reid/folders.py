@@ -10,6 +10,7 @@ import json
 import os
 from pathlib import Path
 
+from pelage.paths import bundle_dir
 from pelage.reid.errors import ModelFolderError
 
 CONFIG_FILE = "config.json"
@@ -18,9 +19,13 @@ DEFAULT_MODEL = "nyala-lite0"
 
 
 def bundled_models_dir() -> Path:
-    """The models shipped with Pelage: ``$PELAGE_MODELS``, else ``models/`` at the top of the source tree."""
+    """The models shipped with Pelage: ``$PELAGE_MODELS``, else ``models/`` in a frozen build's bundle, else
+    ``models/`` at the top of the source tree."""
     override = os.environ.get("PELAGE_MODELS")
-    return Path(override) if override else Path(__file__).resolve().parents[3] / "models"
+    if override:
+        return Path(override)
+    bundle = bundle_dir()
+    return bundle / "models" if bundle is not None else Path(__file__).resolve().parents[3] / "models"
 
 
 def resolve_model_dir(name_or_path: str | Path | None = None) -> Path:

@@ -16,6 +16,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pelage.paths import bundle_dir
+
 CHUNK = 1 << 20
 VERIFIED_FILE = "verified.json"  # beside the weights: file name → size, mtime and digest of a file that checked out
 
@@ -68,8 +70,18 @@ def _read_verified(folder: Path) -> dict:
     return verified if isinstance(verified, dict) else {}
 
 
+def _inside_bundle(path: Path) -> bool:
+    bundle = bundle_dir()
+    return bundle is not None and path.resolve().is_relative_to(bundle.resolve())
+
+
 def remember_verified(path: Path, checksum: str) -> None:
-    """Record that ``path`` (as it is now) has ``checksum``; best effort, a read-only folder only costs a re-hash."""
+    """Record that ``path`` (as it is now) has ``checksum``; best effort, a read-only folder only costs a re-hash.
+
+    Never inside a frozen build's bundle: nothing is written there (it may be read-only, or shared by several users).
+    """
+    if _inside_bundle(path):
+        return
     verified = _read_verified(path.parent)
     verified[path.name] = _stamp(path, checksum)
     tmp = path.parent / f".{VERIFIED_FILE}.{os.getpid()}.tmp"
