@@ -109,6 +109,17 @@ def test_an_unknown_pickle_detector_file_is_refused_before_anything_runs(tmp_pat
         UltralyticsDetector(pickled_real)
 
 
+def test_a_name_ultralytics_would_complete_to_a_pickle_is_refused(tmp_path):
+    """Given ``yolov8n`` (no suffix), Ultralytics loads ``yolov8n.pt`` beside it: only exact .onnx names pass."""
+    import torch
+
+    torch.save({"model": RunsCode(tmp_path / "ran")}, tmp_path / "yolov8n.pt")
+    (tmp_path / "yolov8n").write_bytes(b"anything")
+    with pytest.raises(DetectorWeightsError, match=r"is not a YOLO detector exported to ONNX \(a .onnx file\)"):
+        UltralyticsDetector(tmp_path / "yolov8n")
+    assert not (tmp_path / "ran").exists()
+
+
 def test_ultralytics_backend_loads_weights_and_maps_classes(yolo_weights, saliency_model):
     detector = create_detector(DetectorConfig(name="auto", confidence=0.0001), saliency_model, yolo_weights)
     assert isinstance(detector, UltralyticsDetector) and detector.name == "yolo:md-layout"

@@ -187,12 +187,29 @@ def test_leftovers_that_are_not_provably_pelages_stay(tmp_path):
     assert all(folder.exists() for folder in strangers) and contents(target) == OLD
 
 
-def test_a_missing_target_is_restored_from_a_complete_backup_only(tmp_path):
+def test_a_missing_target_is_restored_from_a_complete_backup_first_and_a_backup_is_never_all_that_is_lost(tmp_path):
     target = tmp_path / "secr"
-    partial = write_folder(sibling(target, BACKUP), {MANIFEST: NEW[MANIFEST], "captures.txt": NEW["captures.txt"]})
-    assert not recover_interrupted(target) and not target.exists() and not partial.exists()
+    partial = {MANIFEST: NEW[MANIFEST], "captures.txt": NEW["captures.txt"]}  # an export that had lost a file before the kill
+    write_folder(sibling(target, BACKUP), partial)
     write_folder(sibling(target, BACKUP), OLD)
     assert recover_interrupted(target) and contents(target) == OLD and leftovers(target, BACKUP) == []
+    target.rename(sibling(target, "x"))
+    write_folder(sibling(target, BACKUP), partial)
+    assert recover_interrupted(target) and contents(target) == partial and leftovers(target, BACKUP) == []
+    stranger = write_folder(sibling(target, BACKUP), {"notes.txt": b"mine"})
+    target.rename(sibling(target, "y"))
+    assert not recover_interrupted(target) and contents(stranger) == {"notes.txt": b"mine"}
+
+
+def test_a_file_added_to_the_old_export_while_writing_stops_the_swap(tmp_path):
+    from pelage.export.target import swap_into_place
+
+    target = write_folder(tmp_path / "secr", OLD)
+    scratch = _scratch(target, NEW)
+    (target / "my-notes.docx").write_bytes(b"written while the export ran")
+    with pytest.raises(ExportError, match="changed while the export was written: it now holds my-notes.docx"):
+        swap_into_place(scratch, target)
+    assert contents(target) == {**OLD, "my-notes.docx": b"written while the export ran"} and leftovers(target, BACKUP) == []
 
 
 def test_the_next_export_restores_a_backup_before_judging_the_target(tmp_path):

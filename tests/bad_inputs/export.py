@@ -42,6 +42,20 @@ def _previous_export(project: Path, out: Path) -> None:
         export_project(opened, "individuals", out, ExportOptions())
 
 
+def table_over_database(folder: Path) -> Invocation:
+    project = _project(folder)
+    return ["stations", str(project), "--write", str(project / "project.sqlite")]
+
+
+def table_into_survey(folder: Path) -> Invocation:
+    project, survey = _with_survey_folder(folder)
+    return ["stations", str(project), "--write", str(survey / "stations.csv")]
+
+
+def export_where_nothing_can_be_written(folder: Path) -> Invocation:
+    return _export(_project(folder), Path("/proc/pelage-export"))
+
+
 # ---------------------------------------------------------------- --out folders --force must not replace
 
 
@@ -195,6 +209,9 @@ CASES = [
              ("more than 5 years", "station ST01 is set up on 1900-03-01", "fix the mistyped dates", "--max-span-years")),
     BadInput("export-from-an-absurd-start", export_from_an_absurd_start,
              ("more than 5 years", "--start 1900-03-01", "--max-span-years")),
+    BadInput("stations-write-over-the-database", table_over_database, ("project.sqlite is inside the project folder", "outside it")),
+    BadInput("stations-write-into-a-survey", table_into_survey, ("inside the photo folder of survey 'season1'", "outside it")),
+    BadInput("export-where-nothing-can-be-written", export_where_nothing_can_be_written, ("/proc", "choose a folder you may write to")),
     BadInput("export-with-too-many-occasions", export_with_too_many_occasions,
              ("2016-03-01..2024-03-06 makes 2928 occasions", "more than 2000", "--occasion-days")),
 ]

@@ -32,6 +32,11 @@ def stations_command(project_dir: Path, table: Path | None, add_new: bool, write
     from pelage.store import open_project, transaction
 
     with open_project(project_dir) as project:
+        if write_to is not None:  # checked first: a refused file name changes nothing
+            from pelage.export.registry import protected_folders
+            from pelage.export.target import check_table_file
+
+            write_to = check_table_file(write_to, protected_folders(project))
         if table is not None:
             with transaction(project.sessions) as session:
                 result = import_station_table(session, table, add_new=add_new)

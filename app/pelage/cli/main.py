@@ -369,6 +369,10 @@ def main() -> None:
     except USER_ERRORS as exc:
         click.echo(f"pelage: error: {exc}", err=True)
         sys.exit(2)
+    except PermissionError as exc:  # a folder the user may not write to is theirs to fix, not a bug
+        click.echo(f"pelage: error: permission denied: {exc.filename}. Choose a folder you may write to, or ask its owner "
+                   "for access.", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         click.echo("Interrupted; everything finished so far is saved. Run the same command again to carry on.", err=True)
         sys.exit(130)

@@ -65,13 +65,20 @@ def write_export(data: ProjectData, format_name: str, out_dir: Path, options: Ex
     target = check_export_target(out_dir, protected, force=force)
     if recover_interrupted(target):  # a killed run's backup is back in place: judge the target again
         target = check_export_target(out_dir, protected, force=force)
-    scratch = new_scratch(target)
+    try:
+        scratch = new_scratch(target)
+    except OSError as exc:
+        raise ExportError(f"cannot write beside {target} ({exc.strerror}); choose a folder you may write to for --out") from None
     try:
         summary = export_format.write(data, options, scratch)
         manifest = {"format": format_name, "project": data.name, "flanks": data.flank_mode.value, "options": options.as_json(), **summary}
         account_for_everything(manifest, data)
         write_text(scratch / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
         swap_into_place(scratch, target)
+    except OSError as exc:  # a full disk, a file held open by a spreadsheet, a folder made read-only meanwhile
+        discard_scratch(scratch)
+        raise ExportError(f"could not write the export to {target} ({exc.strerror}: {exc.filename}); nothing was replaced. "
+                          "Close any program using those files, free some space, or choose another folder for --out") from None
     except BaseException:
         discard_scratch(scratch)
         raise

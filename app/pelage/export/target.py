@@ -158,6 +158,20 @@ def check_contents(target: Path, *, force: bool) -> None:
         raise ExportError(f"{target} already exists and holds a Pelage export; pass --force to replace it, or choose a new folder")
 
 
+def check_table_file(path: Path, protected: Sequence[Protected]) -> Path:
+    """Where a table file the user asked for (``pelage stations --write``) really goes, if it is not inside a
+    protected folder and not a folder itself; raises ExportError otherwise."""
+    target = resolve_target(path)
+    for folder in protected:
+        place = _resolved(folder.path)
+        if target == place or target.is_relative_to(place) or place.is_relative_to(target):
+            raise ExportError(f"{target} is {'inside ' if target != place else ''}{folder.what}; write the table to a file "
+                              "outside it, such as stations.csv in your documents")
+    if target.is_dir():
+        raise ExportError(f"{target} is a folder; give a file name such as stations.csv")
+    return target
+
+
 def check_export_target(out_dir: Path, protected: Sequence[Protected], *, force: bool) -> Path:
     """Where ``out_dir`` really is, if an export may be written there; raises ExportError and changes nothing otherwise."""
     target = resolve_target(out_dir)
@@ -195,15 +209,19 @@ def _delete(folder: Path, names: list[str] | None) -> None:
 
 
 def recover_interrupted(target: Path) -> bool:
-    """Undo what a killed export to ``target`` left: put a backed-up export back if ``target`` is missing, and
-    delete the scratch and backup folders that are provably Pelage's. Returns whether ``target`` was restored."""
+    """Undo what a killed export to ``target`` left: put a backed-up export back if ``target`` is missing (a complete
+    one if there is one, else whatever export was there, files missing and all), and delete the scratch and backup
+    folders that are provably Pelage's. Returns whether ``target`` was restored."""
     restored = False
     if not target.exists() and not target.is_symlink():
-        backup = next((folder for folder in leftovers(target, BACKUP) if is_complete_export(folder)), None)
+        backups = leftovers(target, BACKUP)
+        backup = next((folder for folder in backups if is_complete_export(folder)), None) or next(
+            (folder for folder in backups if export_files(folder) is not None), None)
         if backup is not None:
             backup.rename(target)
             restored = True
-    for folder in leftovers(target, SCRATCH) + leftovers(target, BACKUP):
+    backups = leftovers(target, BACKUP) if target.exists() else []  # with the target gone, a backup is all there is: keep it
+    for folder in leftovers(target, SCRATCH) + backups:
         _delete(folder, owned_files(folder))
     return restored
 
@@ -227,6 +245,10 @@ def swap_into_place(scratch: Path, target: Path) -> None:
     At every instant ``target`` holds the old or the new export, except between the two renames, when the
     old one waits under its backup name for :func:`recover_interrupted`.
     """
+    if target.exists() and any(target.iterdir()) and export_files(target) is None:  # something was added meanwhile
+        raise ExportError(f"{target} changed while the export was written: it now holds "
+                          f"{_shown(entries_besides(target, manifest_names(target) or set()))}, which Pelage did not write; "
+                          "nothing was replaced. Move that out and export again, or choose a new folder for --out")
     (scratch / SCRATCH_MARKER).unlink()
     if not target.exists():
         scratch.rename(target)

@@ -35,9 +35,20 @@ def is_published_weights(path: Path) -> bool:
 
 
 def refuse_unknown_pickle(path: Path) -> None:
-    """Raise :class:`DetectorWeightsError` for a pickle-based weights file that is not a published one."""
-    if path.suffix.lower() in PICKLE_SUFFIXES and not is_published_weights(path):
+    """Raise :class:`DetectorWeightsError` unless ``path`` is an ONNX file or a published ``.pt``.
+
+    Judged by the exact name: Ultralytics turns a name without a suffix that looks like one of its models
+    (``yolov8n``) into ``yolov8n.pt`` beside it and unpickles that, so only the two safe forms pass.
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".onnx" or (suffix == ".pt" and is_published_weights(path)):
+        return
+    if suffix not in PICKLE_SUFFIXES:
         raise DetectorWeightsError(
+            f"{path} is not a YOLO detector exported to ONNX (a .onnx file). Export it on a machine you trust "
+            f"(`yolo export model=FILE format=onnx`) and pass the .onnx file with --detector-weights, or use --detector saliency."
+        )
+    raise DetectorWeightsError(
             f"{path} is a PyTorch pickle file, which can run code when it is loaded, and it is not a published file "
             f"Pelage knows. Export it to ONNX on a machine you trust (`yolo export model={path.name} format=onnx`) and "
             "pass the .onnx file with --detector-weights, or use the MegaDetector from `pelage models install megadetector`."
