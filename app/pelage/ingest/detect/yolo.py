@@ -41,8 +41,8 @@ def refuse_unknown_pickle(path: Path) -> None:
     (``yolov8n``) into ``yolov8n.pt`` beside it and unpickles that, so only the two safe forms pass.
     """
     suffix = path.suffix.lower()
-    if suffix == ".onnx" or (suffix == ".pt" and is_published_weights(path)):
-        return
+    if not path.is_file() or suffix == ".onnx" or (suffix == ".pt" and is_published_weights(path)):
+        return  # a missing file is reported as missing by whoever opens it
     if suffix not in PICKLE_SUFFIXES:
         raise DetectorWeightsError(
             f"{path} is not a YOLO detector exported to ONNX (a .onnx file). Export it on a machine you trust "
