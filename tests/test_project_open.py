@@ -123,7 +123,8 @@ def test_a_creation_that_cannot_reach_its_server_leaves_nothing(tmp_path, existi
     ({"format": 1, "database": ["postgresql://x"]}, ['"database" must be null']),
     ({"format": 1, "database": "mysql://x"}, ["'mysql' database, which Pelage does not support"]),
     ({"format": 1, "database": "not a url"}, ['"database" is not a database URL']),
-    ({"format": 1, "database": "sqlite://"}, ["in-memory SQLite database"]),
+    ({"format": 1, "database": "sqlite://"}, ["names an SQLite database", "always project.sqlite inside its folder"]),
+    ({"format": 1, "database": "sqlite:////home/someone/other.sqlite"}, ["names an SQLite database", "Use none (null)"]),
 ])
 def test_settings_name_the_file_the_key_and_the_fix(tmp_path, data, fragments):
     path = tmp_path / SETTINGS_FILE

@@ -141,6 +141,13 @@ def settings(value: object) -> Callable[[Path], None]:
     return write
 
 
+def database_elsewhere(project: Path) -> None:
+    """Settings that point the project at another SQLite file of this laptop (made and left untouched here)."""
+    other = project.parent / "someone-else.sqlite"
+    other.write_bytes(b"")
+    settings({"format": 1, "database": f"sqlite:///{other.as_posix()}"})(project)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -202,6 +209,8 @@ CASES = [
             ('pelage-project.json: "format" must be a whole number', 'Set "format": 1'), ("info", "propose")),
     *_cases("settings-mysql-url", settings({"format": 1, "database": "mysql://x"}),
             (*URL_FIX, "'mysql' database, which Pelage does not support"), ("info", "import")),
+    *_cases("settings-sqlite-file-elsewhere", database_elsewhere, ("names an SQLite database", "always project.sqlite inside its folder"),
+            ("info", "import")),
     *_cases("settings-not-a-url", settings({"format": 1, "database": "not a url"}), (*URL_FIX, "is not a database URL"), ("info", "animals")),
     *_cases("table-renamed-behind-pelages-back", rename_a_table,
             ("unexpected OperationalError", "no such table: detections", "This is a bug in Pelage; the details are in",

@@ -15,7 +15,7 @@ from pelage.store.errors import ProjectError
 
 SETTINGS_FILE = "pelage-project.json"
 FORMAT_VERSION = 1
-SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")  # SQLite only as project.sqlite in the folder, never by URL (see below)
 URL_EXAMPLE = "postgresql+psycopg://user@host/dbname"
 
 
@@ -30,9 +30,9 @@ def check_database_url(value: str, where: str) -> str:
     if backend not in SUPPORTED_BACKENDS:
         raise ProjectError(f"{where} uses the {backend!r} database, which Pelage does not support ({value!r}). Use a PostgreSQL "
                            f"URL such as {URL_EXAMPLE}, or none (null) for SQLite inside the project folder.")
-    if backend == "sqlite" and not url.database:
-        raise ProjectError(f"{where} names an in-memory SQLite database ({value!r}), which would lose every change. Use none (null) "
-                           "for SQLite inside the project folder.")
+    if backend == "sqlite":  # a settings file from someone else must not point Pelage at another file of this laptop
+        raise ProjectError(f"{where} names an SQLite database ({value!r}); a project's SQLite database is always project.sqlite "
+                           f"inside its folder. Use none (null) for that, or a PostgreSQL URL such as {URL_EXAMPLE}.")
     return value
 
 

@@ -57,14 +57,16 @@ def import_survey_task(project: Project, survey_root: Path, settings: AppSetting
         from functools import partial
 
         from pelage.ingest import DetectorConfig, ImportOptions, build_pipeline, run_import
+        from pelage.ingest.importer import model_threads
         from pelage.paths import resolve_user_paths
 
         detector = DetectorConfig(name=settings.detector, weights=Path(settings.detector_weights) if settings.detector_weights else None,
                                   confidence=settings.confidence, device=settings.device)
+        options = ImportOptions(pattern=pattern or None, survey_name=survey_name or None)
+        # The import works on a few photos at once: each model call gets its share of the cores, as on the command line.
         factory = partial(build_pipeline, resolve_user_paths(), project.artefacts, detector,
-                          remove_background=settings.remove_background, threads=settings.threads or None)
-        events = run_import(project, survey_root, factory, ImportOptions(pattern=pattern or None, survey_name=survey_name or None),
-                             should_stop=should_stop)
+                          remove_background=settings.remove_background, threads=settings.threads or model_threads(options))
+        events = run_import(project, survey_root, factory, options, should_stop=should_stop)
         while True:
             try:
                 event = next(events)
