@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pelage.export.dataset import ExportError, ExportOptions, load_project_data
 from pelage.export.occasions import build_captures
-from pelage.export.registry import FORMATS, account_for_everything
+from pelage.export.registry import account_for_everything, format_named
 from pelage.store import Project
 
 
@@ -45,8 +45,7 @@ def _matrix(data, options: ExportOptions) -> tuple[tuple[str, ...], tuple[tuple[
 
 def preview_export(project: Project, format_name: str, options: ExportOptions) -> ExportPreview:
     """The matrix capture histories get under ``options`` and what ``format_name`` leaves out, and why."""
-    if format_name not in FORMATS:
-        raise ExportError(f"unknown export format {format_name!r}; choose one of {', '.join(FORMATS)}")
+    export_format = format_named(format_name)
     with project.sessions() as session:
         data = load_project_data(session, project.root.name, options.flanks)
     try:
@@ -56,7 +55,7 @@ def preview_export(project: Project, format_name: str, options: ExportOptions) -
         headings, rows, problem = (), (), str(exc)
     with tempfile.TemporaryDirectory(prefix="pelage-preview-") as scratch:
         try:
-            manifest = {"left_out": FORMATS[format_name].write(data, options, Path(scratch)).get("left_out", {})}
+            manifest = {"left_out": export_format.write(data, options, Path(scratch)).get("left_out", {})}
         except ExportError as exc:
             problem = problem or str(exc)
             manifest = {"left_out": dict(data.left_out)}

@@ -54,14 +54,18 @@ FORMATS: dict[str, ExportFormat] = {f.name: f for f in (
 )}
 
 
+def format_named(name: str) -> ExportFormat:
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise ExportError(f"unknown export format {name!r}; choose one of {', '.join(FORMATS)}") from None
+
+
 def write_export(data: ProjectData, format_name: str, out_dir: Path, options: ExportOptions, *, force: bool = False,
                  protected: Sequence[Protected] = ()) -> dict:
     """Write one format of ``data`` into ``out_dir`` (created; with ``force``, an earlier export there is replaced);
     returns the manifest. ``protected`` folders (the project, the surveys) are never written into or replaced."""
-    try:
-        export_format = FORMATS[format_name]
-    except KeyError:
-        raise ExportError(f"unknown export format {format_name!r}; choose one of {', '.join(FORMATS)}") from None
+    export_format = format_named(format_name)
     target = check_export_target(out_dir, protected, force=force)
     if recover_interrupted(target):  # a killed run's backup is back in place: judge the target again
         target = check_export_target(out_dir, protected, force=force)
@@ -105,8 +109,7 @@ def protected_folders(project: Project) -> list[Protected]:
 
 def export_project(project: Project, format_name: str, out_dir: Path, options: ExportOptions, *, force: bool = False) -> dict:
     """Snapshot ``project`` and write it as ``format_name`` into ``out_dir``."""
-    if format_name not in FORMATS:
-        raise ExportError(f"unknown export format {format_name!r}; choose one of {', '.join(FORMATS)}")
+    format_named(format_name)  # refused before the project is read
     with project.sessions() as session:
         data = load_project_data(session, project.root.name, options.flanks)
     return write_export(data, format_name, out_dir, options, force=force, protected=protected_folders(project))

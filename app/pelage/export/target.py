@@ -18,7 +18,7 @@ import contextlib
 import json
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,10 +120,17 @@ def _resolved(path: Path) -> Path:
         return path.expanduser().absolute()
 
 
-def check_location(target: Path, protected: Sequence[Protected]) -> None:
-    """Refuse a resolved ``target`` that is, is inside or holds a protected folder or any Pelage project."""
+def _clashes(target: Path, protected: Sequence[Protected]) -> Iterator[tuple[Protected, Path]]:
+    """The protected folders ``target`` is, is inside or holds, each with its resolved place."""
     for folder in protected:
         place = _resolved(folder.path)
+        if target == place or target.is_relative_to(place) or place.is_relative_to(target):
+            yield folder, place
+
+
+def check_location(target: Path, protected: Sequence[Protected]) -> None:
+    """Refuse a resolved ``target`` that is, is inside or holds a protected folder or any Pelage project."""
+    for folder, place in _clashes(target, protected):
         if target == place:
             raise ExportError(f"{target} is {folder.what}; choose a new folder outside it for --out")
         if target.is_relative_to(place):
@@ -162,11 +169,9 @@ def check_table_file(path: Path, protected: Sequence[Protected]) -> Path:
     """Where a table file the user asked for (``pelage stations --write``) really goes, if it is not inside a
     protected folder and not a folder itself; raises ExportError otherwise."""
     target = resolve_target(path)
-    for folder in protected:
-        place = _resolved(folder.path)
-        if target == place or target.is_relative_to(place) or place.is_relative_to(target):
-            raise ExportError(f"{target} is {'inside ' if target != place else ''}{folder.what}; write the table to a file "
-                              "outside it, such as stations.csv in your documents")
+    for folder, place in _clashes(target, protected):
+        raise ExportError(f"{target} is {'inside ' if target != place else ''}{folder.what}; write the table to a file "
+                          "outside it, such as stations.csv in your documents")
     if target.is_dir():
         raise ExportError(f"{target} is a folder; give a file name such as stations.csv")
     return target

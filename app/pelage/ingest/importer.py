@@ -19,7 +19,6 @@ Contract:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import time
@@ -50,6 +49,7 @@ from pelage.store import (
     TimeSource,
     transaction,
 )
+from pelage.weights.verify import file_digest
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"})
 # Files every camera-trap card or annotation tool leaves beside the photos; not worth a warning.
@@ -174,11 +174,7 @@ def check_survey_root(survey_root: Path | str) -> Path:
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_digest(path, "sha256")
 
 
 def resolve_capture_time(

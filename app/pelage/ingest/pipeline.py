@@ -92,9 +92,6 @@ class Pipeline:
         self.timer.add("decode", started)
         return decoded
 
-    def detect(self, rgb: np.ndarray) -> list[Box]:
-        return [found.box for found in self.find(rgb)]
-
     def find(self, rgb: np.ndarray) -> list[Found]:
         """The detections, each with the detector's saliency map when it made one and masks reuse it."""
         started = time.perf_counter()

@@ -117,10 +117,11 @@ def list_photos_without_animal(session: Session) -> list[PhotoRecord]:
 
 def list_unusable(session: Session) -> list[UnusableRecord]:
     """Detections set aside as not usable, oldest id first."""
-    rows = session.execute(select(Detection.id, Detection.unusable_reason, Detection.x0, Detection.y0, Detection.x1, Detection.y1,
-                                  Detection.image_id).where(Detection.unusable_reason.is_not(None)).order_by(Detection.id)).all()
-    photos = {image_id: photo_record(session, image_id) for image_id in {row.image_id for row in rows}}
-    return [UnusableRecord(row.id, row.unusable_reason, photos[row.image_id], (row.x0, row.y0, row.x1, row.y1)) for row in rows]
+    statement = (_photo_columns().join(Detection, Detection.image_id == Image.id)
+                 .add_columns(Detection.id, Detection.unusable_reason, Detection.x0, Detection.y0, Detection.x1, Detection.y1)
+                 .where(Detection.unusable_reason.is_not(None)).order_by(Detection.id))
+    return [UnusableRecord(detection_id, reason, _photo(row[:9]), (x0, y0, x1, y1))
+            for row in session.execute(statement) for detection_id, reason, x0, y0, x1, y1 in [row[9:]]]
 
 
 def list_animals(session: Session, label: str | None = "animal", usable_only: bool = False) -> list[AnimalRecord]:

@@ -7,8 +7,6 @@ crops the import cut.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QGraphicsView, QWidget
@@ -17,16 +15,6 @@ from pelage.ui.image_view import ImagePane
 
 Box = tuple[float, float, float, float]
 MIN_SIDE = 8.0  # pixels of the photo: a smaller drag is a click, not a box
-
-
-def load_photo(path: Path) -> QImage:
-    """The survey photo upright at full resolution (decoded like the import did, so boxes line up)."""
-    from pelage.ingest.decode import decode_image
-    from pelage.ui.images import qimage_from_array
-
-    if not path.is_file():
-        raise FileNotFoundError(f"the photo {path} is not there (was the survey folder moved or its drive unplugged?)")
-    return qimage_from_array(decode_image(path).rgb)
 
 
 class BoxDrawingPane(ImagePane):

@@ -290,3 +290,8 @@ class ExportDialog(QDialog):
 
     def export_ended(self) -> None:
         self.export_button.setEnabled(True)
+
+    def task_finished(self, name: str, _result: object) -> None:
+        """The window's background task ended; an export (ours or not) frees the Export button."""
+        if name == "export":
+            self.export_ended()

@@ -95,10 +95,14 @@ def load_views(files: AnimalFiles) -> dict[ViewMode, QImage | None]:
     return {mode: load_view(files, mode) for mode in ViewMode}
 
 
-def load_original(files: AnimalFiles) -> QImage:
+def load_photo(path: Path, what: str = "photo") -> QImage:
     """The survey photo upright at full resolution (decoded like the import did, so boxes line up)."""
     from pelage.ingest.decode import decode_image
 
-    if not files.original.is_file():
-        raise FileNotFoundError(f"the original photo {files.original} is not there (was the survey folder moved or its drive unplugged?)")
-    return qimage_from_array(decode_image(files.original).rgb)
+    if not path.is_file():
+        raise FileNotFoundError(f"the {what} {path} is not there (was the survey folder moved or its drive unplugged?)")
+    return qimage_from_array(decode_image(path).rgb)
+
+
+def load_original(files: AnimalFiles) -> QImage:
+    return load_photo(files.original, "original photo")

@@ -125,6 +125,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.help_overlay = HelpOverlay(central)
         self.full_resolution: FullResolutionDialog | None = None
+        self.export_window: QWidget | None = None  # the newest File ▸ Export… dialog, listening to task_finished
 
         for view in (self.review, self.individuals, self.conflicts, self.photos):
             view.status_message.connect(self.show_status)
@@ -493,7 +494,10 @@ class MainWindow(QMainWindow):
         from pelage.ui.export_dialog import ExportDialog
 
         dialog = ExportDialog(self.project, self.queue, self.run_task, self)
-        self.task_finished.connect(lambda name, _result: dialog.export_ended() if name == "export" else None)
+        if self.export_window is not None:  # one listener at a time: earlier dialogs do not pile up on the signal
+            self.task_finished.disconnect(self.export_window.task_finished)
+        self.task_finished.connect(dialog.task_finished)
+        self.export_window = dialog
         dialog.show()
         return dialog
 

@@ -20,7 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pelage.ui.box_pane import Box, BoxDrawingPane, load_photo
+from pelage.ui.box_pane import Box, BoxDrawingPane
+from pelage.ui.images import load_photo
 from pelage.ui.workers import JobQueue
 
 if TYPE_CHECKING:
