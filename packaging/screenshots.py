@@ -74,6 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     work = args.work or Path(tempfile.mkdtemp(prefix="pelage-shots-"))
+    first_run_screenshots(args.out, work)
     if args.season_only:
         season_screenshots(args.out, work)
         return
@@ -119,26 +120,29 @@ def main() -> None:
     shoot(window, args.out / "shortcuts.png")
     window.help_overlay.toggle()
 
-    # Answers from the keyboard, right ones: each leopard folder holds one individual's flank.
     review.setFocus()
+    answer_two_in_place(app, window)
+    shoot(window, args.out / "review-after-answers.png")
+    # Answers from the keyboard, right ones: each leopard folder holds one individual's flank.
     for _ in range(6):
         if review.proposal is None:
             break
         folder = review.proposal.anchor.image.split("/")[0]
-        same = [i for i, c in enumerate(review.proposal.candidates) if c.record.image.split("/")[0] == folder]
+        slots = [review.slot_candidate(i) for i in range(len(review.slots))]
+        same = [i for i, c in enumerate(slots) if c is not None and c.id not in review.verdicts and c.record.image.split("/")[0] == folder]
         if same:
             QTest.keyClick(review, Qt.Key(Qt.Key.Key_1.value + same[0]))
         else:
             QTest.keyClick(review, Qt.Key.Key_X, Qt.KeyboardModifier.ShiftModifier)
         settle(app, window)
     anchor = review.proposal.anchor.id if review.proposal else None
-    shoot(window, args.out / "review-after-answers.png")
     window.tabs.setCurrentWidget(window.individuals)
     settle(app, window)
     if window.individuals.model.rows:
         window.individuals.table.selectRow(0)
         settle(app, window)
     shoot(window, args.out / "individuals.png")
+    training_screenshot(app, window, args.out)
 
     # A conflict: a second reviewer rejected two photos that confirmed matches put in one individual.
     with open_project(root) as project, project.sessions() as session:
@@ -178,6 +182,7 @@ def main() -> None:
     dialog = window.import_dialog(survey)
     assert isinstance(dialog, ImportDialog)
     dialog.pattern.setText(r"(?P<station>B[GR]-\d+)(?P<camera>[AB])-")
+    wait_until(app, lambda: dialog.preview is not None and not dialog.previewing)  # what it will read, before importing
     dialog.start_button.click()
     wait_until(app, lambda: dialog.outcome is not None or dialog.error is not None, timeout=600)
     settle(app, window)
@@ -191,6 +196,55 @@ def main() -> None:
 
 
 PER_FLANK_SKIP = 4  # the second season uses photos the first one did not
+
+
+def answer_two_in_place(app, window) -> None:
+    """On the anchor shown, answer two candidates from another folder (another animal): "different" and "not
+    comparable". They stay in their slots, greyed with the verdict, and the line under the anchor lists them."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    review = window.review
+    if review.proposal is None:
+        return
+    folder = review.proposal.anchor.image.split("/")[0]
+    others = [i for i, c in enumerate(review.proposal.candidates) if c.record.image.split("/")[0] != folder][:2]
+    for slot, key in zip(others, (Qt.Key.Key_X, Qt.Key.Key_C), strict=False):
+        review.select(slot)
+        QTest.keyClick(review, key)
+        settle(app, window)
+
+
+def training_screenshot(app, window, out: Path) -> None:
+    """The training tab as the project stands: what training does, whether its result can be checked, how long it takes."""
+    if window.training_tab is None:
+        return
+    window.tabs.setCurrentWidget(window.training_tab)
+    wait_until(app, lambda: window.training_panel is not None)
+    settle(app, window)
+    shoot(window, out / "training.png")
+
+
+def first_run_screenshots(out: Path, work: Path) -> None:
+    """The window with no project open (what a first run shows), then Help ▸ User guide, which shows it."""
+    from pelage.ui.app import create_application
+    from pelage.ui.main_window import MainWindow
+    from pelage.ui.settings import AppSettings, save_settings
+
+    settings = work / "first-run-settings.json"
+    save_settings(settings, AppSettings(recent_projects=["/home/ana/camera-traps/leopards-2023"]))
+    app = create_application([sys.argv[0]])
+    window = MainWindow(settings)
+    window.resize(*SIZE)
+    window.show()
+    settle(app, window)
+    shoot(window, out / "welcome.png")
+    guide = window.show_user_guide()
+    guide.resize(900, 860)
+    settle(app, window)
+    shoot(guide, out / "user-guide.png")
+    guide.close()
+    window.close()
 
 
 def build_demo_project(work: Path) -> Path:
@@ -275,7 +329,26 @@ def season_screenshots(out: Path, work: Path) -> None:
     settle(app, window)
     shoot(dialog, out / "export.png")
     dialog.close()
+    stations_screenshot(window, out / "stations.png")
     window.close()
+
+
+def stations_screenshot(window, path: Path) -> None:
+    """The stations dialog with the demo's station table, its map, and one bad cell marked red."""
+    from PySide6.QtWidgets import QApplication
+
+    from pelage.ui.stations_dialog import RETRIEVAL, StationsDialog
+
+    app = QApplication.instance()
+    dialog = StationsDialog(window.project, window)
+    dialog.show()
+    dialog.resize(dialog.wanted_width(), 600)  # as it opens on a laptop (the offscreen screen is narrower)
+    dialog.set_cell(2, RETRIEVAL, "2024-05-22")  # before its setup: the cell turns red, the reason in its tooltip
+    dialog.table.setCurrentCell(0, 0)
+    dialog.status.setText(dialog.table.item(2, RETRIEVAL).toolTip())
+    settle(app, window)
+    shoot(dialog, path)
+    dialog.close()
 
 if __name__ == "__main__":
     main()

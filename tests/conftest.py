@@ -107,7 +107,11 @@ def database_url(request) -> str | None:
     """None (SQLite inside the project folder) or a fresh PostgreSQL database."""
     if request.param == "sqlite":
         return None
-    server = request.getfixturevalue("postgres_server")
+    return fresh_postgres_database(request.getfixturevalue("postgres_server"))
+
+
+def fresh_postgres_database(server: str) -> str:
+    """The URL of a new, empty database on the test server ``server``."""
     import psycopg
 
     name = f"pelage_{uuid.uuid4().hex[:12]}"

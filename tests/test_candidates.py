@@ -37,7 +37,8 @@ def test_embedding_is_incremental_and_the_index_follows_the_store(imported_proje
     events = []
     first = embed_project(project, embedder, progress=lambda done, total: events.append((done, total)))
     assert (first.embedded, first.already, first.failed, first.indexed) == (animals, 0, [], animals)
-    assert events[-1] == (animals, animals)
+    assert events[-1] == (2 * animals, 2 * animals)  # each animal embedded, then its flank guessed
+    assert [done for done, _ in events] == sorted(done for done, _ in events) and len({total for _, total in events}) == 1
     assert count(project, select(func.count()).select_from(Embedding).where(Embedding.model_id == embedder.model_id)) == animals
     assert index_path(project, embedder.model_id).is_file()
 

@@ -94,9 +94,16 @@ class Oracle:
         return not (same_flank and self.flank[anchor] and self.flank[candidate] and self.flank[anchor] != self.flank[candidate])
 
     def best(self, anchor: int, k: int) -> list[int]:
-        """The k allowed candidates with the highest cosine (no crops here: the score is monotone in cosine)."""
-        allowed = [c for c in self.ids if self.allowed(anchor, c)]
-        return sorted(allowed, key=lambda c: -self.cosine[self.row[anchor], self.row[c]])[:k]
+        """The k allowed candidates with the highest cosine (no crops here: the score is monotone in cosine),
+        one per confirmed individual: its most similar photo stands for it."""
+        allowed = sorted((c for c in self.ids if self.allowed(anchor, c)), key=lambda c: -self.cosine[self.row[anchor], self.row[c]])
+        best, individuals = [], set()
+        for candidate in allowed:
+            individual = frozenset(self.component(candidate))
+            if individual not in individuals:
+                individuals.add(individual)
+                best.append(candidate)
+        return best[:k]
 
     def priority(self, anchor: int) -> float:
         best = self.best(anchor, 1)
@@ -117,6 +124,7 @@ def check_proposal(project, proposal, k: int) -> None:
         assert candidate not in oracle.component(anchor), "proposed a member of the anchor's own individual"
         assert oracle.allowed(anchor, candidate), f"proposed {candidate} for {anchor}: decided, blocked, same photo or other flank"
     assert ids == oracle.best(anchor, k)
+    assert [c.photos for c in proposal.candidates] == [len(oracle.component(c)) for c in ids]
     assert [c.score for c in proposal.candidates] == sorted((c.score for c in proposal.candidates), reverse=True)
     assert all(0.0 < c.score < 1.0 and not c.verified and c.inliers == 0 for c in proposal.candidates)
 
@@ -398,3 +406,103 @@ def test_a_detection_set_aside_leaves_review_and_comes_back_when_restored(fresh)
         assert session.restore(aside) == "a rock"
         assert session.next_proposal(aside).anchor.id == aside
     project.close()
+
+
+def test_a_confirmed_individual_takes_one_slot_its_best_photo_standing_for_it(fresh):
+    """Three photos confirmed as one animal are one question, not three: its most similar photo is shown,
+    and says how many photos it stands for; the other two never fill slots beside it."""
+    project = fresh()
+    with ReviewSession(project, MODEL_ID, k=K, same_flank=False) as session:
+        anchor = session.next_proposal().anchor.id
+        before = session.next_proposal(anchor).candidates
+        top, others = before[0].id, [c.id for c in before[1:]]
+        for other in others:
+            session.decide(top, other, "match")  # the candidates of one proposal become one individual
+        after = session.next_proposal(anchor).candidates
+        assert after[0].id == top and after[0].photos == len(others) + 1 == len(session.gallery(top))
+        assert not set(others) & {c.id for c in after}
+        assert all(c.photos == len(session.gallery(c.id)) for c in after)
+        assert len({frozenset(session.graph.component(c.id)) for c in after}) == len(after)
+    project.close()
+
+
+def test_events_say_what_changed_after_it_is_committed(fresh, template):
+    """Each change tells the listeners once, with the animals it touched; a failing listener does not undo a
+    saved decision; an unsubscribed listener hears nothing more."""
+    from pelage.review.events import ReviewEventKind
+
+    ids = template[1].animal_ids
+    project = fresh()
+    heard = []
+    with ReviewSession(project, MODEL_ID, k=K, same_flank=False) as session:
+        def listener(event):
+            with open_project(project.root) as other, other.sessions() as db:  # committed when the listener hears it
+                heard.append((event.kind, event.animals, db.scalar(select(Decision.id).order_by(Decision.id.desc()).limit(1))))
+
+        unsubscribe = session.events.subscribe(listener)
+        session.events.subscribe(lambda event: 1 / 0)  # a broken listener: logged, not raised
+        a, b, c = ids[0], ids[7], ids[20]
+        decision = session.decide(a, b, "match")
+        session.undo()
+        session.redo()
+        session.set_flank(c, "left")
+        session.rename(a, "Kali")
+        session.merge(a, c)
+        session.mark_unusable(c, "only a tail")
+        session.restore(c)
+        session.refresh()
+        unsubscribe()
+        session.decide(a, ids[9], "nonmatch")
+    kinds = [kind for kind, _, _ in heard]
+    assert kinds == [ReviewEventKind.DECIDED, ReviewEventKind.UNDONE, ReviewEventKind.REDONE, ReviewEventKind.FLANK_CHANGED,
+                     ReviewEventKind.RENAMED, ReviewEventKind.INDIVIDUALS_CHANGED, ReviewEventKind.SET_ASIDE, ReviewEventKind.RESTORED,
+                     ReviewEventKind.RELOADED]
+    assert heard[0][1] == (a, b) and heard[0][2] == decision.id
+    assert heard[1][2] > decision.id  # the retraction was in the store when "undone" was heard
+    assert [animals for _, animals, _ in heard[3:5]] == [(c,), (a,)]
+    project.close()
+
+
+def test_answers_and_resume_at_the_anchor_on_screen(fresh, template, tmp_path):
+    """What was decided about an animal, oldest first; a new session resumes at the anchor that was on screen
+    (saved in the project folder) while it is open, and by the store's rule otherwise."""
+    from pelage.review.position import POSITION_FILE, load_position, save_position
+
+    project = fresh()
+    with ReviewSession(project, MODEL_ID, k=K) as session:
+        first = session.next_proposal()
+        anchor, shown = first.anchor.id, [c.id for c in first.candidates]
+        session.decide(shown[1], anchor, "notcomparable")  # asked the other way round: still about the anchor
+        session.decide(anchor, shown[0], "nonmatch")
+        assert [(d.a_id, d.b_id, d.kind) for d in session.answers(anchor)] == [
+            (shown[1], anchor, DecisionKind.NOT_COMPARABLE), (anchor, shown[0], DecisionKind.NONMATCH)]
+        session.skip(anchor)
+        elsewhere = session.next_proposal().anchor.id
+        assert elsewhere != anchor
+    assert load_position(project.root) is None
+    assert save_position(project.root, elsewhere)
+    with ReviewSession(project, MODEL_ID, k=K) as session:
+        assert session.next_proposal().anchor.id == anchor  # no position asked for: the newest decision's anchor
+        assert session.resume(load_position(project.root))
+        assert session.next_proposal().anchor.id == elsewhere
+        assert not session.resume(10**6) and not session.resume(None)  # gone or never saved: the store's rule stays
+        for candidate in [c.id for c in session.next_proposal(anchor).candidates]:
+            session.decide(anchor, candidate, "nonmatch")
+        assert session.finished(anchor) and not session.resume(anchor)  # a finished anchor is not resumed
+    (project.root / POSITION_FILE).write_text("{not json", encoding="utf-8")
+    assert load_position(project.root) is None
+    (project.root / POSITION_FILE).write_text('{"anchor": true}', encoding="utf-8")
+    assert load_position(project.root) is None
+    project.close()
+
+
+def test_slots_never_move_while_an_anchor_is_under_review():
+    from pelage.review.slots import keep_slots
+
+    assert keep_slots([], set(), [5, 6, 7], 5) == [5, 6, 7]
+    # 6 answered: the next proposal leaves it out and brings 8; 6 keeps slot 2, 7 slot 3, 8 takes slot 4.
+    assert keep_slots([5, 6, 7], {6}, [5, 7, 8], 5) == [5, 6, 7, 8]
+    assert keep_slots([1, 2, 3, 4, 5], {2, 4}, [1, 3, 5, 6, 7], 5) == [1, 2, 3, 4, 5]  # full: nothing new squeezes in
+    assert keep_slots([1, 2, 3], {2}, [9, 1], 5) == [1, 2, 9]  # 3 left the proposal (a flank changed): its slot is reused
+    assert keep_slots([1, 2, 3], set(), [2], 5) == [None, 2]  # nothing to fill slot 1 with: it stays empty, 2 does not move
+    assert keep_slots([1, 2], {1}, [2], 5) == [1, 2]  # an undone answer (on 2) keeps its slot too

@@ -108,6 +108,6 @@ def test_a_project_from_before_not_usable_detections_is_upgraded(tmp_path, datab
             connection.execute(text("INSERT INTO detections (id, image_id, x0, y0, x1, y1, score, label, detector, created_at) "
                                     "VALUES (1, 1, 0, 0, 10, 10, 0.9, 'animal', 't', '2024-01-01')"))
     with open_project(root) as project:
-        assert current_revision(project.engine) == head_revision(project.engine) == "0003"
+        assert current_revision(project.engine) == head_revision(project.engine) == "0004"
         with project.sessions() as session:
             assert session.get(Detection, 1).unusable_reason is None

@@ -16,7 +16,7 @@ from pelage.training import events as ev
 from pelage.training.registry import active_model_dir, bundled_entry, list_models
 from pelage.training.worker import resume_job, start_job
 from tests.conftest import shared_dataset
-from tests.training_project import small_project
+from tests.training_project import few_individuals_project, small_project
 
 TINY = {"epochs": 2, "classes_per_batch": 2, "images_per_class": 2, "input_size": (96, 192), "frozen_blocks": 5, "threads": 2,
         "holdout_fraction": 0.5}
@@ -147,3 +147,35 @@ def test_cli_trains_lists_and_switches_models(project_root):
     folder = runner.invoke(cli, ["train", "--labels", __file__, "--out", str(project_root / "elsewhere")])
     assert folder.exit_code != 0 and "give --data" in folder.output
     assert "--project" in runner.invoke(cli, ["train", "--holdout", "0.3"]).output
+
+
+@pytest.fixture(scope="module")
+def few_root(tmp_path_factory, installed_u2netp) -> Path:
+    root = tmp_path_factory.mktemp("worker-few") / "project"
+    few_individuals_project(tmp_path_factory.getbasetemp(), shared_dataset("nyala"), pipelines, root)
+    return root
+
+
+def test_cli_refuses_a_job_nobody_could_check_in_one_line_unless_told_to_train_without_checking(few_root):
+    runner = CliRunner()
+    base = ["train", "--project", str(few_root), "--epochs", "1", "--input-size", "96x192", "--frozen-blocks", "5"]
+    refused = runner.invoke(cli, base)
+    line = refused.output.strip()
+    assert refused.exit_code == 1 and line.startswith("Error: not started"), line
+    assert len(line.splitlines()) == 1, line
+    assert "not started" in line and "2 confirmed individuals" in line and "--without-checking" in line and "NOT better" not in line
+    assert ev.list_jobs(few_root) == []  # refused before any worker started
+    # The worker refuses on its own too (a job started some other way).
+    from pelage.training.finetune import run_job
+
+    failed = run_job(ev.TrainingSpec(project_root=str(few_root), **TINY), "direct", lambda event: None, lambda: False)
+    assert isinstance(failed, ev.Failed) and "4 in all" in failed.message
+
+    trained = runner.invoke(cli, [*base, "--without-checking"], catch_exceptions=False)
+    assert trained.exit_code == 0, trained.output
+    assert "not checked" in trained.stdout and "NOT better" not in trained.stdout and "better on" not in trained.stdout
+    listed = json.loads(runner.invoke(cli, ["models", "list", str(few_root), "--json"]).output)
+    new = [item for item in listed if not item["active"]]
+    assert len(new) == 1 and new[0]["metrics"]["checked"] is False and new[0]["metrics"]["held_out"]["individuals"] == 0
+    unsupervised = runner.invoke(cli, [*base, "--unsupervised", "--without-checking"])
+    assert unsupervised.exit_code != 0 and "cannot run without checking" in str(unsupervised.exception or unsupervised.output)

@@ -108,7 +108,7 @@ def test_settings_are_kept_between_runs(qtbot, tmp_path):
     dialog.detector.setCurrentText("yolo")
     dialog.weights.setText("/models/md_v5a.0.0.pt")
     dialog.confidence.setValue(0.35)
-    dialog.device.setCurrentText("cuda")
+    dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
     dialog.same_flank.setChecked(False)
     dialog.threads.setValue(3)
     first.apply_settings(dialog.values())
@@ -116,7 +116,7 @@ def test_settings_are_kept_between_runs(qtbot, tmp_path):
 
     second = MainWindow(ini)
     qtbot.addWidget(second)
-    expected = AppSettings(detector="yolo", detector_weights="/models/md_v5a.0.0.pt", confidence=0.35, device="cuda",
+    expected = AppSettings(detector="yolo", detector_weights="/models/md_v5a.0.0.pt", confidence=0.35, device="cpu",
                            same_flank_only=False, threads=3)
     assert second.settings == expected
     assert load_settings(ini).settings == expected

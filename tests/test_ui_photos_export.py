@@ -1,6 +1,7 @@
 """A season without a terminal: a new project, the demo survey imported in the window, an animal the detector
-missed drawn with the mouse (it is identified and shown in review), a detection set aside as not usable, and
-secr and Camtrap DP exports from File ▸ Export… that equal `pelage export`'s, byte for byte."""
+missed drawn with the mouse (it is identified and shown in review), reviewed with the keys (through F1 → Esc), a
+detection set aside as not usable, and secr and Camtrap DP exports from File ▸ Export… that equal `pelage export`'s,
+byte for byte, with the set-aside detection listed as left out with its reason."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ from sqlalchemy import select
 
 from pelage.cli.main import cli
 from pelage.demo import STATION_TABLE
+from pelage.review.graph import active_decisions
 from pelage.store import open_project
-from pelage.store.schema import Detection, Embedding
+from pelage.store.schema import DecisionKind, Detection, Embedding
 from pelage.ui.app import create_application
+from pelage.ui.images import ViewMode
 from pelage.ui.main_window import MainWindow
 from pelage.ui.stations_dialog import StationsDialog
-from tests.ui_helpers import activate, settle
+from tests.ui_helpers import activate, key_on_window, settle
 
 REASON = "only a tail"
 
@@ -41,6 +44,11 @@ def detection(root: Path, animal_id: int) -> Detection:
         row = session.get(Detection, animal_id)
         session.expunge(row)
         return row
+
+
+def decisions(root: Path) -> dict[tuple[int, int], DecisionKind]:
+    with open_project(root) as project, project.sessions() as session:
+        return {(d.a_id, d.b_id): d.kind for d in active_decisions(session)}
 
 
 def embedded(root: Path, animal_id: int) -> bool:
@@ -145,6 +153,23 @@ def test_a_season_from_import_to_export_without_a_terminal(window, qtbot, tmp_pa
     qtbot.waitUntil(lambda: window.review.proposal is not None and window.review.proposal.anchor.id == drawn, timeout=180000)
     assert window.tabs.currentWidget() is window.review and embedded(root, drawn)
     qtbot.waitUntil(lambda: chosen.id not in {p.id for p in photos.data.without_animal}, timeout=30000)
+
+    # Review with the keys, through the shortcut overlay and back (after F1 → Esc the keys used to stop working).
+    settle(window, qtbot)
+    slots = [c.id for c in window.review.proposal.candidates]
+    assert slots, "the drawn animal has candidates among the demo's animals"
+    # The import and stations dialogs were windows of their own; offscreen, no window manager hands activation back.
+    activate(window, qtbot)
+    key_on_window(window, qtbot, Qt.Key.Key_F1)
+    assert window.help_overlay.isVisible()
+    for key in (Qt.Key.Key_Escape, Qt.Key.Key_M):
+        key_on_window(window, qtbot, key)
+    assert not window.help_overlay.isVisible() and window.review.mode == ViewMode.MASKED
+    key_on_window(window, qtbot, Qt.Key.Key_X)  # slot 1: a different animal; it stays in its slot, greyed
+    assert decisions(root) == {(drawn, slots[0]): DecisionKind.NONMATCH}
+    assert window.review.candidate_ids[:len(slots)] == slots and window.review.candidate_cards[0].greyed
+    key_on_window(window, qtbot, Qt.Key.Key_P)
+    assert window.review.mode == ViewMode.PHOTO
 
     # A detector's animal is set aside from the review screen, with a reason typed in the dialog.
     settle(window, qtbot)

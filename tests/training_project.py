@@ -103,3 +103,15 @@ def small_project(base: Path, data_root: Path, pipeline_factory: Callable[[Path]
         done.write_text(json.dumps({str(k): list(v) for k, v in truth.items()}), encoding="utf-8")
     shutil.copytree(template, destination)
     return {int(k): tuple(v) for k, v in json.loads(done.read_text(encoding="utf-8")).items()}
+
+
+def few_individuals_project(base: Path, data_root: Path, pipeline_factory: Callable[[Path], Callable], destination: Path,
+                            keep: int = 2) -> None:
+    """:func:`small_project` with the last matches undone until only ``keep`` confirmed individuals remain: too few
+    to set any aside for checking a training job."""
+    from pelage.review.actions import undo
+
+    small_project(base, data_root, pipeline_factory, destination)
+    with open_project(destination) as project:
+        for _ in range(SMALL_PROJECT_ENTITIES - keep):  # each individual is one match (two photos)
+            undo(project)

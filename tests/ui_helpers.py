@@ -91,6 +91,15 @@ def activate(window, qtbot) -> None:
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)
 
 
+def key_on_window(window, qtbot, key, modifier=None) -> None:
+    """A key press as the window gets it from the keyboard (through its QWindow, as the platform delivers it):
+    Qt hands it to whatever has the focus, so the review's keys work only while the focus is inside the review."""
+    from PySide6.QtCore import Qt
+
+    qtbot.keyClick(window.windowHandle(), key, modifier if modifier is not None else Qt.KeyboardModifier.NoModifier)
+    settle(window, qtbot)
+
+
 def settle(window, qtbot, timeout: int = 30000) -> None:
     """Wait until the review worker has answered every job the window gave it."""
     qtbot.waitUntil(lambda: window.queue.pending == 0, timeout=timeout)

@@ -113,6 +113,10 @@ def _bad_pattern(folder: Path) -> list[str]:
     return ["import", str(_survey(folder)), "--project", str(folder / "project"), "--pattern", r"(?P<site>\w+)/"]
 
 
+def _cluster_address_without_port(folder: Path) -> list[str]:
+    return ["import", str(_survey(folder)), "--project", str(folder / "project"), "--cluster", "scheduler.example"]
+
+
 CASES = [
     BadInput("models-install-http-404", _install_from(Reply(404, b"gone")), ("HTTP 404", "--url", "try again")),
     BadInput("models-install-connection-refused", _install_refused, ("connection refused", "Check your connection")),
@@ -140,4 +144,6 @@ CASES = [
     BadInput("import-survey-is-a-file", _survey_is_a_file, ("is a file, not a folder", "Give the folder")),
     BadInput("import-survey-missing", _survey_missing, ("does not exist", "Give the folder")),
     BadInput("import-pattern-unknown-group", _bad_pattern, ("unknown group(s) ['site']", "use [")),
+    BadInput("import-cluster-address-without-port", _cluster_address_without_port,
+             ("Cannot reach the Dask scheduler at scheduler.example", "missing port number", "check the address and port")),
 ]

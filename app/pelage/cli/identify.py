@@ -13,6 +13,7 @@ import click
 import numpy as np
 from tqdm import tqdm
 
+from pelage.cli.cluster import cluster_option, connect_cluster
 from pelage.reid.ranking import SHORTLIST
 
 
@@ -228,25 +229,33 @@ def train_command(labels_csv: Path, data_dir: Path | None, out_dir: Path, name: 
 @click.argument("project_dir", type=click.Path(path_type=Path))
 @model_option
 @threads_option
-def identify_command(project_dir: Path, model_name: str | None, threads: int | None) -> None:
+@cluster_option
+def identify_command(project_dir: Path, model_name: str | None, threads: int | None, cluster_address: str | None) -> None:
     """Embed the project's new animals and bring its candidate index up to date."""
+    from functools import partial
+
     from pelage.reid.candidates import embed_project
     from pelage.reid.embed import Embedder
     from pelage.store import open_project
     from pelage.training.registry import active_model_dir
 
-    with open_project(project_dir) as project, tqdm(desc="embed", unit="animal", disable=None, file=sys.stderr) as bar:
-        embedder = Embedder(model_name or active_model_dir(project), threads=threads)
+    with (connect_cluster(cluster_address) as cluster, open_project(project_dir) as project,
+          tqdm(desc="embed", unit="animal", disable=None, file=sys.stderr) as bar):
+        model_dir = model_name or active_model_dir(project)
+        embedder = Embedder(model_dir, threads=threads)
+        remote = cluster.embedding_workers(partial(Embedder, model_dir, threads=threads or 1)) if cluster else None
 
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        summary = embed_project(project, embedder, progress=progress)
+        summary = embed_project(project, embedder, progress=progress, remote=remote)
     for detection_id, reason in summary.failed:
         click.echo(f"animal {detection_id} not embedded: {reason}", err=True)
     click.echo(f"Model {summary.model_id}: {summary.embedded} animals embedded now, {summary.already} before, "
                f"{len(summary.failed)} failed; the index holds {summary.indexed}.")
+    if summary.flanks.guessed or summary.flanks.unsure:
+        click.echo(f"Flank guessed for {summary.flanks.guessed} animals; {summary.flanks.unsure} too unsure to guess (left unknown).")
 
 
 @click.command("candidates")

@@ -15,6 +15,7 @@ import click
 from tqdm import tqdm
 
 from pelage import __version__
+from pelage.cli.cluster import cluster_option, connect_cluster
 from pelage.cli.crash import report_crash
 from pelage.cli.export import COMMANDS as EXPORT_COMMANDS
 from pelage.cli.identify import COMMANDS as IDENTIFY_COMMANDS
@@ -92,12 +93,13 @@ def cli() -> None:
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="Photos processed at once (default: one per core, at most 4; 1: one at a time).")
 @click.option("--no-wait", is_flag=True, help="Stop at once if another import into this project is running (default: wait for it).")
+@cluster_option
 @click.option("--strict", is_flag=True, help="Exit with status 1 when any file failed (for scripts); the import itself still goes on.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def import_command(survey_dir: Path, project_dir: Path, database: str | None, survey_name: str | None,
                    pattern: str | None, detector: str, detector_weights: Path | None, confidence: float,
                    device: str, no_background_removal: bool, time_priority: str, retry_failed: bool, threads: int | None,
-                   workers: int | None, no_wait: bool, strict: bool, as_json: bool) -> None:
+                   workers: int | None, no_wait: bool, cluster_address: str | None, strict: bool, as_json: bool) -> None:
     """Import a survey folder of camera-trap images into a project (incremental and resumable).
 
     Images already imported are skipped, and their cached crops rebuilt if any went missing. Files that fail
@@ -112,10 +114,12 @@ def import_command(survey_dir: Path, project_dir: Path, database: str | None, su
     config = resolve_detector(DetectorConfig(name=detector, weights=detector_weights, confidence=confidence, device=device),
                               user_paths.models, warn=_warn)
     check_model_file(user_paths.rembg_home)
-    with open_project(project_dir, create=True, database_url=database) as project:
+    with connect_cluster(cluster_address) as cluster, open_project(project_dir, create=True, database_url=database) as project:
         factory = partial(build_pipeline, user_paths, project.artefacts, config,
                           remove_background=not no_background_removal, threads=threads or model_threads(options))
-        summary = _run_with_progress(run_import(project, survey_root, factory, options))
+        remote = cluster.photo_workers(partial(build_pipeline, user_paths, project.artefacts, config,
+                                               remove_background=not no_background_removal, threads=threads or 1)) if cluster else None
+        summary = _run_with_progress(run_import(project, survey_root, factory, options, remote=remote))
         with project.sessions() as session:
             counts = project_counts(session)
     if as_json:

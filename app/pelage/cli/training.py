@@ -3,6 +3,9 @@
 ``pelage train`` keeps its folder mode (``--labels --data --out``, see :mod:`pelage.cli.identify`); with
 ``--project`` it runs a training job in a worker process, as the app does, and registers the result.
 Ctrl-C pauses the job (its checkpoint is kept); ``--resume`` carries on with the newest paused job.
+A job whose result could not be checked (too few confirmed individuals to set any aside) is refused in one
+line before any process starts, unless ``--without-checking`` asks for it; its result is then "not checked",
+never better or worse.
 """
 
 from __future__ import annotations
@@ -18,12 +21,18 @@ from tqdm import tqdm
 from pelage.cli.identify import _int_tuple
 from pelage.cli.identify import train_command as folder_train_command
 
-PROJECT_OPTIONS = ("project_dir", "start_model", "holdout", "unsupervised", "extra", "as_json", "learning_rate", "start_weight")
+PROJECT_OPTIONS = ("project_dir", "start_model", "holdout", "unsupervised", "extra", "as_json", "learning_rate", "start_weight",
+                   "without_checking")
 FOLDER_ONLY = ("labels_csv", "data_dir", "out_dir", "arch", "validation_fraction", "calibration_fraction", "split_seed", "workers", "cache",
                "decay_epochs", "warmup_epochs")
 
 
 def _figures(metrics: dict) -> str:
+    from pelage.training.readiness import NOT_CHECKED, verdict
+
+    if verdict(metrics) == NOT_CHECKED:
+        return "Not checked: no individuals were set aside, so the new model was not compared with the start model."
+
     def row(name: str, figures: dict) -> str:
         if not figures.get("queries"):
             return f"  {name:<8} no held-out queries"
@@ -75,16 +84,21 @@ def _run_project_job(options: dict) -> None:
                   if options.get(key) is not None}
         spec = ev.TrainingSpec(project_root=str(project_dir.resolve()), kind=ev.UNSUPERVISED if options["unsupervised"] else ev.FINETUNE,
                                parent=options["start_model"], input_size=size, holdout_fraction=options["holdout"], extra_folders=tuple(extra),
-                               threads=options["threads"] or 2, name=options["name"], **chosen)
+                               threads=options["threads"] or 2, name=options["name"], unchecked=options["without_checking"], **chosen)
+        _refuse_unless_ready(spec)
         handle = start_job(spec)
-    bar = tqdm(desc="train", unit="step", disable=None, file=sys.stderr)
+    from pelage.training.progress import JobProgress
+
+    progress = JobProgress()  # one bar for the whole job, as in the window
+    bar = tqdm(desc="train", total=100, unit="%", disable=None, file=sys.stderr, bar_format="{desc} {percentage:3.0f}%|{bar}| {postfix}")
     result = None
     try:
         for event in handle.iter_events():
+            progress.update(event)
+            bar.n = round(progress.percent)
+            bar.refresh()
             if isinstance(event, ev.Progress):
-                bar.set_description(f"epoch {event.epoch}")
-                bar.total = event.steps
-                bar.n = event.step
+                bar.set_description(f"epoch {event.epoch}/{progress.epochs}")
                 bar.set_postfix(loss=f"{event.loss:.3f}", eta=f"{event.eta_s:.0f}s", img_s=f"{event.images_per_s:.1f}")
             elif isinstance(event, ev.Stage):
                 bar.write(f"{event.stage}…", file=sys.stderr)
@@ -102,19 +116,34 @@ def _run_project_job(options: dict) -> None:
         bar.close()
         handle.join(10)
     if isinstance(result, ev.Finished):
+        from pelage.training.readiness import NOT_CHECKED, verdict
+
+        outcome = verdict(result.metrics)
         if options["as_json"]:
-            payload = {"job": result.job_id, "model": result.model_id, "path": result.model_dir, "metrics": result.metrics}
+            payload = {"job": result.job_id, "model": result.model_id, "path": result.model_dir, "verdict": outcome, "metrics": result.metrics}
             click.echo(json.dumps(payload, indent=2))
             return
         click.echo(_figures(result.metrics))
-        verdict = "better on held-out individuals" if result.metrics.get("improved") else "NOT better on held-out individuals"
-        click.echo(f"Registered model {result.model_id} ({verdict}). Use it with: pelage models use {project_dir} {result.model_id}")
+        said = "not checked" if outcome == NOT_CHECKED else f"{outcome} on held-out individuals"
+        click.echo(f"Registered model {result.model_id} ({said}). Use it with: pelage models use {project_dir} {result.model_id}")
     elif isinstance(result, ev.Cancelled):
         click.echo(f"Training paused in epoch {result.epoch} after step {result.step}; "
                    f"carry on with: pelage train --project {project_dir} --resume")
         sys.exit(130)
     elif isinstance(result, ev.Failed):
         raise ValueError(result.message)
+
+
+def _refuse_unless_ready(spec) -> None:
+    """One line and a non-zero exit, before any process starts, for a job whose result nobody could check."""
+    from pelage.training.readiness import project_readiness
+
+    ready = project_readiness(spec)
+    if ready.can_start:
+        return
+    hint = (" Or add --without-checking to train on all of them, with no comparison."
+            if ready.can_start_unchecked and not spec.unchecked else "")
+    raise click.ClickException(f"not started: {ready.explain()}{hint}")
 
 
 def _train_params() -> list[click.Parameter]:
@@ -131,6 +160,9 @@ def _train_params() -> list[click.Parameter]:
         click.Option(["--holdout"], type=click.FloatRange(0, 0.9), default=0.2, show_default=True,
                      help="--project: share of confirmed individuals held out for the before/after figures."),
         click.Option(["--unsupervised"], is_flag=True, help="--project: adapt on the unconfirmed photos (DBSCAN clusters, FANCL)."),
+        click.Option(["--without-checking", "without_checking"], is_flag=True,
+                     help="--project: train on every confirmed individual with none held out; the result is not compared with the start model "
+                          "(needed when too few individuals can be held out)."),
         click.Option(["--extra"], multiple=True, help="--project: LABELS.csv:IMAGE_FOLDER of extra labelled photos to train on (repeatable)."),
         click.Option(["--learning-rate", "learning_rate"], type=float, default=None, help="--project: start learning rate (default 1e-4)."),
         click.Option(["--start-weight", "start_weight"], type=click.FloatRange(0, 1, max_open=True), default=None,

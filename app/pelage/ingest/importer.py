@@ -15,6 +15,8 @@ Contract:
 - Photos are decoded, detected and masked by a few worker threads (onnxruntime, OpenCV, Pillow and hashlib
   release the GIL) while the calling thread records the results one transaction each, in the scan's order; a
   kill loses at most the few photos in flight.
+- Or by the workers of a Dask cluster (:mod:`pelage.cluster`, passed in as ``remote``): the same analysis on
+  other machines, recorded here in the same order and transactions, so the project is the same.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -78,6 +81,17 @@ def worker_count(options: ImportOptions) -> int:
 def model_threads(options: ImportOptions) -> int:
     """onnxruntime threads per model call: the cores shared out among the workers, so they do not fight over them."""
     return max(1, (os.cpu_count() or 1) // worker_count(options))
+
+
+class RemotePhotoWorkers(Protocol):
+    """Somewhere else that analyses photos (:class:`pelage.cluster.PhotoWorkers`): it is handed a photo's path and
+    content hash and returns a future of its :class:`Analysis` (cached files written) or the :class:`ImageReadError`."""
+
+    slots: int  # photos to keep in flight
+
+    def submit(self, path: Path, sha256: str) -> Future[Analysis | ImageReadError]: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -264,6 +278,7 @@ class _Outcome:
     error: str | None = None
     duplicate_of_id: int | None = None
     detections: list[ProcessedDetection] = field(default_factory=list)
+    detector: str = ""
 
 
 @dataclass
@@ -327,10 +342,10 @@ def _settle(project: Project, models: Callable[[], Pipeline], prepared: _Prepare
     captured_at, time_source = resolve_capture_time(result.exif_time, facts, path, time_priority)
     return _Outcome(ImageStatus.DONE, size_bytes=size, sha256=digest, width=result.width, height=result.height,
                     captured_at=captured_at, exif_time=result.exif_time, time_source=time_source,
-                    detections=result.detections)
+                    detections=result.detections, detector=result.detector)
 
 
-def _record(project: Project, survey_id: int, relative: str, facts: PathFacts, outcome: _Outcome, detector: str) -> None:
+def _record(project: Project, survey_id: int, relative: str, facts: PathFacts, outcome: _Outcome) -> None:
     with transaction(project.sessions) as session:
         camera = _get_or_create_camera(session, facts)
         image = session.scalar(select(Image).where(Image.survey_id == survey_id, Image.path == relative))
@@ -346,7 +361,7 @@ def _record(project: Project, survey_id: int, relative: str, facts: PathFacts, o
         image.captured_at, image.time_source = outcome.captured_at, outcome.time_source
         image.exif_time = outcome.exif_time
         image.status, image.error, image.duplicate_of_id = outcome.status, outcome.error, outcome.duplicate_of_id
-        image.detections.extend(_detection_row(d, detector) for d in outcome.detections)
+        image.detections.extend(_detection_row(d, outcome.detector) for d in outcome.detections)
 
 
 def _wait_for_lock(lock: ImportLock, options: ImportOptions, should_stop: Callable[[], bool]) -> Generator[ImportProgress, None, bool]:
@@ -395,6 +410,7 @@ class _Run:
     options: ImportOptions
     user_pattern: re.Pattern[str] | None
     summary: ImportSummary
+    remote: RemotePhotoWorkers | None = None
     pipeline: Pipeline | None = None
     pool: ThreadPoolExecutor | None = None
     digests: set[str] = field(default_factory=set)  # content hashes handed out in this run
@@ -438,7 +454,9 @@ class _Run:
         if prepared.outcome is None:
             prepared.maybe_duplicate = prepared.sha256 in self.digests or _recorded_original(self.project, prepared.sha256) is not None
             self.digests.add(prepared.sha256)
-            if not prepared.maybe_duplicate and worker_count(self.options) > 1:
+            if not prepared.maybe_duplicate and self.remote is not None:
+                prepared.analysis = self.remote.submit(prepared.path, prepared.sha256)
+            elif not prepared.maybe_duplicate and worker_count(self.options) > 1:
                 prepared.analysis = self.workers().submit(_analyse, self.models(), prepared)
         return _Pending(relative, done, prepared)
 
@@ -451,6 +469,8 @@ class _Run:
         """Drop the photos not started, wait for those being processed (they write only cached files)."""
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.remote is not None:
+            self.remote.close()
 
     def finish(self, pending: _Pending, total: int) -> ImportProgress:
         """Record one entry (one transaction) once its processing is done; the scan's order is kept."""
@@ -458,7 +478,7 @@ class _Run:
         if prepared is None:
             return self.revisit(relative, done, total)
         outcome = _settle(self.project, self.models, prepared, self.options.time_priority)
-        _record(self.project, self.survey_id, relative, prepared.facts, outcome, self.pipeline.detector.name if self.pipeline else "")
+        _record(self.project, self.survey_id, relative, prepared.facts, outcome)
         summary = self.summary
         if outcome.status == ImageStatus.FAILED:
             summary.failed += 1
@@ -472,7 +492,8 @@ class _Run:
         return ImportProgress(done, total, relative, "imported", detections=len(outcome.detections))
 
 
-def _start_run(project: Project, root: Path, pipeline_factory: Callable[[], Pipeline], options: ImportOptions) -> _Run:
+def _start_run(project: Project, root: Path, pipeline_factory: Callable[[], Pipeline], options: ImportOptions,
+               remote: RemotePhotoWorkers | None) -> _Run:
     """Scan the survey and read what the project already holds of it (the lock is held)."""
     user_pattern = compile_user_pattern(options.pattern)
     scan = scan_survey(root, exclude=[project.root])
@@ -486,13 +507,13 @@ def _start_run(project: Project, root: Path, pipeline_factory: Callable[[], Pipe
     summary = ImportSummary(survey=survey_name, images_found=len(scan.images), other_files=scan.other_files,
                             unreadable_folders=len(scan.unreadable))
     return _Run(project, root, survey_id, scan, recorded, find_broken_images(project, survey_id), pipeline_factory, options,
-                user_pattern, summary)
+                user_pattern, summary, remote)
 
 
 def _drive(run: _Run, should_stop: Callable[[], bool]) -> Generator[ImportProgress, None, None]:
     """Keep the workers busy a few photos ahead while recording in order; stop before the next file when asked."""
     entries = run.entries()
-    ahead = worker_count(run.options) + 1 if worker_count(run.options) > 1 else 0
+    ahead = run.remote.slots if run.remote is not None else worker_count(run.options) + 1 if worker_count(run.options) > 1 else 0
     window: deque[_Pending] = deque()
     for done, relative in enumerate(entries, start=1):
         if should_stop():
@@ -514,6 +535,7 @@ def run_import(
     pipeline_factory: Callable[[], Pipeline],
     options: ImportOptions = ImportOptions(),
     should_stop: Callable[[], bool] = lambda: False,
+    remote: RemotePhotoWorkers | None = None,
 ) -> Generator[ImportProgress, None, ImportSummary]:
     """Import ``survey_root`` into ``project``, yielding progress per file; returns the summary.
 
@@ -521,7 +543,8 @@ def run_import(
     finished import does not load any model. ``should_stop`` is asked before each file (and while waiting
     for another import): when it says yes the import ends there and still returns its summary (marked
     cancelled). While another import into the project runs, this one yields one ``waiting`` event and waits
-    (or raises :class:`ImportBusyError` when ``options.wait`` is off).
+    (or raises :class:`ImportBusyError` when ``options.wait`` is off). With ``remote``, photos are analysed there
+    (a Dask cluster) instead of in this process's threads; ``remote`` is closed when the import ends.
     """
     started = time.perf_counter()
     root = check_survey_root(survey_root)
@@ -530,7 +553,7 @@ def run_import(
     try:
         if not (yield from _wait_for_lock(lock, options, should_stop)):
             return ImportSummary(survey=options.survey_name or root.name, cancelled=True)
-        run = _start_run(project, root, pipeline_factory, options)
+        run = _start_run(project, root, pipeline_factory, options, remote)
         try:
             yield from _drive(run, should_stop)
         except GeneratorExit:

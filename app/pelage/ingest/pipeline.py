@@ -70,6 +70,7 @@ class Analysis:
     width: int
     height: int
     detections: list[ProcessedDetection]
+    detector: str = ""  # the name recorded with each detection (the analysis may come from another machine)
 
 
 @dataclass
@@ -115,7 +116,7 @@ class Pipeline:
         height, width = decoded.rgb.shape[:2]
         detections = [self.process_box(decoded.rgb, sha256, rank, item.box, item.patch)
                       for rank, item in enumerate(self.find(decoded.rgb))]
-        return Analysis(decoded.exif_time, width, height, detections)
+        return Analysis(decoded.exif_time, width, height, detections, self.detector.name)
 
     def mask(self, rgb: np.ndarray, box: Box, crop: np.ndarray, patch: SaliencyPatch | None) -> MaskResult:
         """The crop's mask: cut from the detector's map when there is one, else rembg on the crop (as before)."""

@@ -12,7 +12,7 @@ from sqlalchemy import delete, select
 from pelage.ingest.detect import ANIMAL, Box
 from pelage.ingest.pipeline import Pipeline, ProcessedDetection
 from pelage.store import Detection, Image, ImageStatus, Project, transaction
-from pelage.store.schema import Embedding
+from pelage.store.schema import Embedding, FlankSource
 
 USER_DETECTOR = "user"
 _RANK = re.compile(r"_(\d+)_crop\.[a-z]+$")
@@ -72,7 +72,7 @@ def add_user_box(project: Project, pipeline: Pipeline, image_id: int, box: tuple
 
 def redraw_box(project: Project, pipeline: Pipeline, detection_id: int, box: tuple[float, float, float, float]) -> None:
     """Replace a detection's box (the detector cut the animal off, or boxed two): new cached files, and its
-    embeddings dropped so identification embeds the new crop. Its id, flank, name and decisions stay."""
+    embeddings dropped so identification embeds the new crop. Its id, name, decisions and a reviewer's flank stay."""
     with project.sessions() as session:
         row = session.get(Detection, detection_id)
         if row is None:
@@ -80,5 +80,8 @@ def redraw_box(project: Project, pipeline: Pipeline, detection_id: int, box: tup
         source, label = _source(session, row.image_id), row.label
     processed = _process(pipeline, source, box, label)
     with transaction(project.sessions) as session:
-        _apply(session.get(Detection, detection_id), processed)
+        detection = session.get(Detection, detection_id)
+        _apply(detection, processed)
+        if detection.flank_source == FlankSource.PREDICTED:  # a guess about the old crop: identification guesses again
+            detection.flank, detection.flank_source, detection.flank_confidence = None, None, None
         session.execute(delete(Embedding).where(Embedding.detection_id == detection_id))

@@ -9,17 +9,21 @@ probability, the number the review screen shows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from sqlalchemy import select
 
 from pelage.ingest.artefacts import read_grey, read_rgb
 from pelage.reid.crops import load_model_input
+from pelage.reid.flank_project import FlankSummary, flank_predictor, predict_project_flanks, unguessed_animals
 from pelage.reid.index import CandidateIndex
 from pelage.reid.ranking import SHORTLIST
 from pelage.reid.rerank import extract_features, fuse_scores, match_features
@@ -31,6 +35,19 @@ if TYPE_CHECKING:  # torch loads only where a model runs: review and the CLI rea
 
 INDEX_FOLDER = "index"
 TOP_K = 5
+
+CropRow = tuple[int, str, "str | None", "str | None"]  # detection id and its cached crop, mask and edge files
+EmbeddedBatch = tuple[list[int], np.ndarray, list[tuple[int, str]]]  # ids embedded, their vectors, (id, why) of failures
+
+
+class RemoteEmbedding(Protocol):
+    """Somewhere else that embeds batches of crops (:class:`pelage.cluster.EmbeddingWorkers`)."""
+
+    slots: int  # batches to keep in flight
+
+    def submit(self, artefacts: Path, rows: Sequence[CropRow]) -> Future[EmbeddedBatch]: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -49,6 +66,7 @@ class EmbeddingSummary:
     failed: list[tuple[int, str]] = field(default_factory=list)
     indexed: int = 0
     cancelled: bool = False
+    flanks: FlankSummary = field(default_factory=FlankSummary)
 
 
 def index_path(project: Project, model_id: str) -> Path:
@@ -79,37 +97,93 @@ def stored_vectors(project: Project, model_id: str) -> tuple[np.ndarray, np.ndar
     return ids, np.stack([np.frombuffer(row[1], dtype="<f4", count=row[2]) for row in rows]).astype(np.float32)
 
 
+def embed_batch(artefacts: Path, embedder: Embedder, rows: Sequence[CropRow]) -> EmbeddedBatch:
+    """Load and embed one batch of crops (here, or on a cluster's worker): a crop that cannot be read is a failure, not an error."""
+    ids, crops, failed = [], [], []
+    for detection_id, crop, mask, edge in rows:
+        try:
+            crops.append(load_model_input(artefacts, crop, mask, edge))
+            ids.append(detection_id)
+        except (OSError, ValueError) as exc:
+            failed.append((detection_id, str(exc)))
+    return ids, embedder.embed(crops) if crops else np.zeros((0, 0), np.float32), failed
+
+
+def _embedded_batches(project: Project, embedder: Embedder, todo: list[CropRow], batch_size: int,
+                      remote: RemoteEmbedding | None) -> Iterator[Callable[[], EmbeddedBatch]]:
+    """Each batch's result in order, as a call that computes it here or waits for the cluster's workers (which are
+    kept a few batches ahead), so a cancel between batches starts nothing new here."""
+    if remote is None:
+        for chunk in _chunks(todo, batch_size):
+            yield partial(embed_batch, project.artefacts, embedder, chunk)
+        return
+    in_flight: deque[Future[EmbeddedBatch]] = deque()
+    for chunk in _chunks(todo, batch_size):
+        in_flight.append(remote.submit(project.artefacts, chunk))
+        if len(in_flight) >= remote.slots:
+            yield in_flight.popleft().result
+    while in_flight:
+        yield in_flight.popleft().result
+
+
 def embed_project(project: Project, embedder: Embedder, batch_size: int = 16, progress: Callable[[int, int], None] | None = None,
-                  should_stop: Callable[[], bool] = lambda: False) -> EmbeddingSummary:
-    """Embed every animal not yet embedded by this model, then bring the index up to date."""
+                  should_stop: Callable[[], bool] = lambda: False, remote: RemoteEmbedding | None = None,
+                  predict_flanks: bool = True) -> EmbeddingSummary:
+    """Embed every animal not yet embedded by this model, guess the flanks nobody set (:mod:`pelage.reid.flank_project`),
+    then bring the index up to date.
+
+    With ``remote`` (a Dask cluster) the batches are embedded by its workers and recorded here in the same order
+    and transactions; its model must be ``embedder``'s (the vectors are stored under ``embedder.model_id``).
+    """
     summary = EmbeddingSummary(embedder.model_id)
     with project.sessions() as session:
         done = set(session.scalars(select(Embedding.detection_id).where(Embedding.model_id == embedder.model_id)))
         todo = [(d.id, d.crop_path, d.mask_path, d.edge_path) for d in _animals(session) if d.id not in done]
     summary.already = len(done)
+    guesses = len(unguessed_animals(project)) if predict_flanks else 0  # the flank pass's share of the work, counted in one total
     embedded: set[int] = set()
-    for chunk in _chunks(todo, batch_size):
-        if should_stop():
-            summary.cancelled = True
-            break
-        ids, crops = [], []
-        for detection_id, crop, mask, edge in chunk:
-            try:
-                crops.append(load_model_input(project.artefacts, crop, mask, edge))
-                ids.append(detection_id)
-            except (OSError, ValueError) as exc:
-                summary.failed.append((detection_id, str(exc)))
-        vectors = embedder.embed(crops) if crops else np.zeros((0, 0), np.float32)
-        with transaction(project.sessions) as session:
-            session.add_all(Embedding(detection_id=int(i), model_id=embedder.model_id, dim=int(v.shape[0]), vector=v.astype("<f4").tobytes())
-                            for i, v in zip(ids, vectors, strict=True))
-        summary.embedded += len(ids)
-        embedded.update(int(i) for i in ids)
-        if progress is not None:
-            progress(summary.embedded + len(summary.failed), len(todo))
+    batches = _embedded_batches(project, embedder, todo, batch_size, remote)
+    try:
+        for compute in batches:
+            if should_stop():
+                summary.cancelled = True
+                break
+            ids, vectors, failed = compute()
+            summary.failed.extend(failed)
+            _store_vectors(project, embedder.model_id, ids, vectors)
+            summary.embedded += len(ids)
+            embedded.update(int(i) for i in ids)
+            if progress is not None:
+                progress(summary.embedded + len(summary.failed), len(todo) + guesses)
+    finally:
+        batches.close()
+        if remote is not None:
+            remote.close()
+    if predict_flanks and not summary.cancelled:
+        summary.flanks = _guess_flanks(project, embedder, batch_size, progress, should_stop, offset=len(todo))
+        summary.cancelled = summary.flanks.cancelled
     # An animal embedded again (its box was redrawn) may still have its old vector in the index: replace it.
     summary.indexed = update_index(project, embedder.model_id, refreshed=embedded).size
     return summary
+
+
+def _guess_flanks(project: Project, embedder: Embedder, batch_size: int, progress: Callable[[int, int], None] | None,
+                  should_stop: Callable[[], bool], offset: int) -> FlankSummary:
+    """The flank of every animal nobody set and nothing guessed yet; progress goes on from the embedding's count."""
+    if not unguessed_animals(project):
+        return FlankSummary()
+    predictor = flank_predictor(embedder)
+    if predictor is None:
+        return FlankSummary()
+    report = None if progress is None else (lambda done, total: progress(offset + done, offset + total))
+    return predict_project_flanks(project, predictor, batch_size, report, should_stop)
+
+
+def _store_vectors(project: Project, model_id: str, ids: list[int], vectors: np.ndarray) -> None:
+    """One batch's vectors in one transaction (a kill keeps every batch finished before it)."""
+    with transaction(project.sessions) as session:
+        session.add_all(Embedding(detection_id=int(i), model_id=model_id, dim=int(v.shape[0]), vector=v.astype("<f4").tobytes())
+                        for i, v in zip(ids, vectors, strict=True))
 
 
 def update_index(project: Project, model_id: str, refreshed: Collection[int] = ()) -> CandidateIndex:

@@ -31,6 +31,14 @@ LOWE_RATIO = 0.9
 # four-parameter model is the one RANSAC can still estimate; the threshold leaves room for the bending.
 RANSAC_THRESHOLD = 8.0  # pixels at the working size
 MIN_MATCHES = 4
+# Bump when extract_features changes in a way its settings above do not show (CLAHE, erosion, RootSIFT): features
+# stored by an older extractor (pelage.reid.feature_store) are then extracted again instead of matched against new ones.
+EXTRACTOR_VERSION = 1
+
+
+def extractor_signature() -> str:
+    """What stored features must have been extracted with to be used: this code's version, its settings, OpenCV's SIFT."""
+    return f"rootsift-v{EXTRACTOR_VERSION};side={WORKING_SIDE};keypoints={MAX_KEYPOINTS};opencv={cv2.__version__}"
 
 
 @dataclass(frozen=True)

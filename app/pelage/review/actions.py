@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from pelage.review.graph import ActiveDecision, DecisionError, DecisionGraph, cancelled_ids, record_decision, redo_last, retract, undo_last
 from pelage.store import Project, transaction
-from pelage.store.schema import Decision, DecisionKind, Detection, Flank
+from pelage.store.schema import Decision, DecisionKind, Detection, Flank, FlankSource
 
 
 def _active(decision: Decision) -> ActiveDecision:
@@ -98,10 +98,12 @@ def split(project: Project, a_id: int, b_id: int, reject: bool = True, author: s
 
 
 def set_flank(project: Project, animal_id: int, flank: Flank | str | None) -> Flank | None:
-    """Record which flank an animal shows (None: not known); proposals with same-flank filtering follow it."""
+    """Record which flank an animal shows (None: not known); proposals with same-flank filtering follow it.
+    The reviewer's word is final: identification never predicts over it, "not known" included."""
     flank = parse_flank(flank)
     with transaction(project.sessions) as session:
-        _animal(session, animal_id).flank = flank
+        animal = _animal(session, animal_id)
+        animal.flank, animal.flank_source, animal.flank_confidence = flank, FlankSource.USER, None
     return flank
 
 

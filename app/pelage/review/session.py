@@ -18,16 +18,22 @@ API (what the GUI and ``pelage propose/decide/…`` use)::
     session.gallery(animal_id) -> list[AnimalRecord]   # the animal's individual, oldest first
     session.links(animal_id) -> list[(a, b)]; session.match_path(a_id, b_id) -> list[int]   # read the graph under the lock
     session.record(id), session.flank(id), session.crop_path(id), session.image_path(id), session.progress()
+    session.answers(anchor_id) -> list[ActiveDecision]  # what is decided about an animal so far (the line under the anchor)
+    session.resume(anchor_id) -> bool              # start at this anchor (the one on screen when the project closed), if still open
     session.refresh()                              # re-read the store (another process identified or decided)
+    session.box_changed(animal_id)                 # its box was redrawn (and re-identified): re-read, tell the listeners
+    session.events.subscribe(listener)             # ReviewEvent after each change: see pelage.review.events
     Proposal(anchor: AnimalRecord, anchor_flank, candidates: tuple[CandidateView, ...]).as_json()
-    CandidateView(id, score = calibrated P(same), cosine, inliers, verified, record: AnimalRecord, flank)
+    CandidateView(id, score = calibrated P(same), cosine, inliers, verified, record: AnimalRecord, flank, photos)
 
 Everything is loaded once (records, the vectors, the decision graph) and updated incrementally, so a decision
 and the next proposal take milliseconds (``bench/review_bench.py``): the store is written, never re-read. Up to
 the FAISS index's exact limit a search is one matrix-vector product over the vectors in memory; past it, the
 project's approximate index (kept in step with the store) answers.
 Candidates for an anchor never include its own photo, its own individual, individuals rejected against it,
-animals it already has a decision with, or (with ``same_flank``) animals showing the other known flank.
+animals it already has a decision with, or (with ``same_flank``) animals showing the other known flank. An
+individual that confirmed matches already group takes one slot: its best-scoring photo stands for it
+(``CandidateView.photos`` says how many photos that is), since one answer settles all of them.
 Anchors come in the order of :mod:`pelage.review.queue`; an anchor is finished once the reviewer found its
 match or answered ``k`` questions about it, and the session resumes at the anchor of the newest decision.
 Methods may be called from any thread (one lock serialises them): the GUI runs them in a worker.
@@ -38,7 +44,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -50,6 +56,7 @@ from pelage.reid.candidates import stored_vectors, sync_index
 from pelage.reid.index import Candidate, CandidateIndex
 from pelage.reid.ranking import SHORTLIST
 from pelage.review import actions
+from pelage.review.events import ReviewEvent, ReviewEventKind, ReviewEvents
 from pelage.review.graph import ActiveDecision, Conflict, DecisionGraph
 from pelage.review.individuals import rename_individual
 from pelage.review.model import ReviewModel, resolve_review_model
@@ -73,6 +80,7 @@ class CandidateView:
     verified: bool  # whether pattern matching ran (both animals have crops)
     record: AnimalRecord
     flank: Flank | None
+    photos: int = 1  # photos of the confirmed individual this photo stands for (1: an animal on its own)
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,7 @@ class ReviewSession:
         self._lock = threading.RLock()
         self._skipped: list[int] = []
         self.scorer: PatternScorer | None = None
+        self.events = ReviewEvents()
         self._load()
 
     # --- loading -------------------------------------------------------------------------------------
@@ -234,12 +243,31 @@ class ReviewSession:
             return self._proposal(anchor) if anchor is not None else None
 
     def _proposal(self, anchor: int) -> Proposal:
-        hits = [hit for hit in self._search(anchor, self.shortlist) if hit.id in self._records]
-        scored = self.scorer.score(anchor, ((hit.id, hit.score) for hit in hits))[:self.k]
-        candidates = tuple(CandidateView(i, score, cosine, inliers, verified, self._records[i], self._flank.get(i))
-                           for i, score, cosine, inliers, verified in scored)
+        hits = self._shortlist(anchor)
+        candidates: list[CandidateView] = []
+        shown: set[int] = set()
+        for i, score, cosine, inliers, verified in self.scorer.score(anchor, ((hit.id, hit.score) for hit in hits)):
+            individual = self.graph.component(i)
+            if individual & shown:
+                continue  # a better-scoring photo already stands for this individual
+            shown |= individual
+            photos = sum(1 for member in individual if member in self._records)
+            candidates.append(CandidateView(i, score, cosine, inliers, verified, self._records[i], self._flank.get(i), photos))
+            if len(candidates) == self.k:
+                break
         self._prefetch(anchor)
-        return Proposal(self._records[anchor], self._flank.get(anchor), candidates)
+        return Proposal(self._records[anchor], self._flank.get(anchor), tuple(candidates))
+
+    def _shortlist(self, anchor: int) -> list[Candidate]:
+        """The anchor's most similar allowed animals, enough of them to hold ``k`` individuals: the shortlist,
+        widened while a few large individuals fill it."""
+        n = self.shortlist
+        while True:
+            hits = [hit for hit in self._search(anchor, n) if hit.id in self._records]
+            individuals = {min(self.graph.component(hit.id)) for hit in hits}
+            if len(individuals) >= self.k or n >= len(self._ids):
+                return hits
+            n *= 4
 
     def _prefetch(self, anchor: int) -> None:
         """Verify in the background what is probably shown next: the candidates that slide in after an
@@ -267,7 +295,8 @@ class ReviewSession:
                 if decision.kind == DecisionKind.MATCH:
                     self._matched.add(decision.a_id)
             self._current = anchor_id
-            return decision
+        self.events.emit(ReviewEvent(ReviewEventKind.DECIDED, (decision.a_id, decision.b_id), decision))
+        return decision
 
     def undo(self) -> ActiveDecision | None:
         """Undo the newest decision in force; its anchor becomes the current one again."""
@@ -277,7 +306,9 @@ class ReviewSession:
                 self._changed([(undone.a_id, undone.b_id)])
                 self._current = undone.a_id
                 self._unskip(undone.a_id)
-            return undone
+        if undone is not None:
+            self.events.emit(ReviewEvent(ReviewEventKind.UNDONE, (undone.a_id, undone.b_id), undone))
+        return undone
 
     def redo(self) -> ActiveDecision | None:
         with self._lock:
@@ -285,7 +316,9 @@ class ReviewSession:
             if again is not None:
                 self._changed([(again.a_id, again.b_id)])
                 self._current = again.a_id
-            return again
+        if again is not None:
+            self.events.emit(ReviewEvent(ReviewEventKind.REDONE, (again.a_id, again.b_id), again))
+        return again
 
     def skip(self, anchor_id: int) -> None:
         """Put an anchor at the back of the queue, for this session only (the store keeps no trace)."""
@@ -303,27 +336,33 @@ class ReviewSession:
         with self._lock:
             flank = actions.set_flank(self.project, animal_id, flank)
             self._flank[animal_id] = flank
+            if animal_id in self._records:  # the cards say whose word the flank is
+                self._records[animal_id] = replace(self._records[animal_id], flank=flank.value if flank else None, flank_source="user",
+                                                   flank_confidence=None)
             self._flank_sets()
             self.queue.reset([animal_id])
             if animal_id in self._row:  # it may now be a candidate for anchors of the other flank
                 cosine = self._vectors @ self._vectors[self._row[animal_id]]
                 self.queue.raise_bounds({anchor: score for anchor, score in zip(self._ids.tolist(), cosine.tolist(), strict=True)
                                          if anchor != animal_id})
-            return flank
+        self.events.emit(ReviewEvent(ReviewEventKind.FLANK_CHANGED, (animal_id,)))
+        return flank
 
     def mark_unusable(self, animal_id: int, reason: str) -> str:
         """Set an animal aside with ``reason``: it leaves the queue and the candidates (see :func:`actions.mark_unusable`)."""
         with self._lock:
             reason = actions.mark_unusable(self.project, animal_id, reason)
             self._load()
-            return reason
+        self.events.emit(ReviewEvent(ReviewEventKind.SET_ASIDE, (animal_id,)))
+        return reason
 
     def restore(self, animal_id: int) -> str | None:
         """Bring an animal set aside back into review; returns the reason it had."""
         with self._lock:
             reason = actions.restore(self.project, animal_id)
             self._load()
-            return reason
+        self.events.emit(ReviewEvent(ReviewEventKind.RESTORED, (animal_id,)))
+        return reason
 
     def conflicts(self) -> list[Conflict]:
         """Rejections that confirmed matches contradict, between animals still in review (not set aside)."""
@@ -338,7 +377,8 @@ class ReviewSession:
                 actions.retract_decision(self.project, conflict.decision_id, self.author)
                 self._changed([(conflict.a_id, conflict.b_id)])
             else:
-                self.split(conflict.a_id, conflict.b_id, reject=False)
+                self._split(conflict.a_id, conflict.b_id, reject=False)
+        self.events.emit(ReviewEvent(ReviewEventKind.INDIVIDUALS_CHANGED, (conflict.a_id, conflict.b_id)))
 
     def merge(self, a_id: int, b_id: int) -> list[int]:
         """One individual from the two animals' individuals; returns the rejections between them it retracted."""
@@ -347,10 +387,16 @@ class ReviewSession:
             retracted = actions.merge(self.project, a_id, b_id, self.author)
             pairs = [(a_id, b_id)] + [(d.a_id, d.b_id) for d in before.decisions() if d.id in set(retracted)]
             self._changed(pairs)
-            return retracted
+        self.events.emit(ReviewEvent(ReviewEventKind.INDIVIDUALS_CHANGED, (a_id, b_id)))
+        return retracted
 
     def split(self, a_id: int, b_id: int, reject: bool = True) -> list[tuple[int, int]]:
         """Retract the fewest confirmed matches that join the two animals (and, with ``reject``, reject the pair)."""
+        cut = self._split(a_id, b_id, reject)
+        self.events.emit(ReviewEvent(ReviewEventKind.INDIVIDUALS_CHANGED, (a_id, b_id)))
+        return cut
+
+    def _split(self, a_id: int, b_id: int, reject: bool) -> list[tuple[int, int]]:
         with self._lock:
             cut = actions.split(self.project, a_id, b_id, reject, self.author)
             self._changed([*cut, (a_id, b_id)])
@@ -383,6 +429,29 @@ class ReviewSession:
         """Re-read everything from the store: new embeddings, other reviewers' decisions, new flanks."""
         with self._lock:
             self._load()
+        self.events.emit(ReviewEvent(ReviewEventKind.RELOADED))
+
+    def box_changed(self, animal_id: int) -> None:
+        """Its box was redrawn and the animal identified again: re-read its crop and vector, tell the listeners."""
+        with self._lock:
+            self.scorer.forget_animal(animal_id)
+            self._load()
+        self.events.emit(ReviewEvent(ReviewEventKind.BOX_CHANGED, (animal_id,)))
+
+    def resume(self, anchor_id: int | None) -> bool:
+        """Make ``anchor_id`` (the anchor on screen when the project was last closed) the next proposal's anchor,
+        when it is still in review, unfinished and has a candidate; otherwise keep the store's rule (the newest
+        decision's anchor, else the queue)."""
+        with self._lock:
+            if anchor_id is None or anchor_id not in self._row or self.finished(anchor_id) or self._priority(anchor_id) == NO_CANDIDATE:
+                return False
+            self._current = anchor_id
+            return True
+
+    def answers(self, animal_id: int) -> list[ActiveDecision]:
+        """The decisions in force on pairs with this animal, oldest first: what was decided about it so far."""
+        with self._lock:
+            return [d for d in self.graph.decisions() if animal_id in (d.a_id, d.b_id)]
 
     # --- individuals and records ---------------------------------------------------------------------
 
@@ -395,6 +464,7 @@ class ReviewSession:
         """Name the individual that ``member_id`` belongs to."""
         with self._lock, transaction(self.project.sessions) as session:
             rename_individual(session, member_id, name)
+        self.events.emit(ReviewEvent(ReviewEventKind.RENAMED, (member_id,)))
 
     def gallery(self, animal_id: int) -> list[AnimalRecord]:
         """The photos of the animal's individual, oldest first (undated last)."""

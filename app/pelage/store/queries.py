@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pelage.store.schema import Camera, Detection, Image, ImageStatus, MaskSource, Station, Survey
+from pelage.store.schema import Camera, Detection, Embedding, Flank, Image, ImageStatus, MaskSource, Station, Survey
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,9 @@ class AnimalRecord:
     score: float
     label: str
     detector: str
+    flank: str | None = None  # "left", "right", or None (not known)
+    flank_source: str | None = None  # "user" (a reviewer's word) or "predicted"; None: not looked at yet
+    flank_confidence: float | None = None  # a prediction's P(the more likely side)
 
     def as_json(self) -> dict:
         record = asdict(self)
@@ -124,6 +127,10 @@ def list_unusable(session: Session) -> list[UnusableRecord]:
             for row in session.execute(statement) for detection_id, reason, x0, y0, x1, y1 in [row[9:]]]
 
 
+def _value(member) -> str | None:
+    return member.value if member is not None else None
+
+
 def list_animals(session: Session, label: str | None = "animal", usable_only: bool = False) -> list[AnimalRecord]:
     statement = (
         select(Detection, Image.path, Survey.name, Station.name, Camera.name, Image.captured_at)
@@ -141,6 +148,49 @@ def list_animals(session: Session, label: str | None = "animal", usable_only: bo
         AnimalRecord(
             id=detection.id, image=path, survey=survey, station=station, camera=camera or None, time=captured_at,
             box=detection.box, score=detection.score, label=detection.label, detector=detection.detector,
+            flank=_value(detection.flank), flank_source=_value(detection.flank_source), flank_confidence=detection.flank_confidence,
         )
         for detection, path, survey, station, camera, captured_at in session.execute(statement)
     ]
+
+
+@dataclass(frozen=True)
+class AnimalFilesRecord:
+    """Where one animal's pictures are: its cached crop, mask and edge (relative to the project's artefacts
+    folder) and its survey photo, with the box drawn on that photo. The window loads its images from these."""
+
+    id: int
+    crop: str | None
+    mask: str | None
+    edge: str | None
+    survey_root: str
+    image: str  # path relative to the survey root
+    box: tuple[float, float, float, float]  # in the upright original
+    flank: Flank | None
+
+
+def animal_files(session: Session, ids: list[int]) -> dict[int, AnimalFilesRecord]:
+    """The files of the animals ``ids`` (ids not in the store are absent from the answer)."""
+    statement = (select(Detection, Image.path, Survey.root).join(Image, Detection.image_id == Image.id)
+                 .join(Survey, Image.survey_id == Survey.id).where(Detection.id.in_(ids)))
+    return {
+        detection.id: AnimalFilesRecord(detection.id, detection.crop_path, detection.mask_path, detection.edge_path, root, path,
+                                        detection.box, detection.flank)
+        for detection, path, root in session.execute(statement)
+    }
+
+
+def count_unembedded(session: Session, model_id: str | None) -> int:
+    """Animals with a crop that the model ``model_id`` has not embedded yet (every such animal when None:
+    no model to embed with means none is embedded)."""
+    animals = select(Detection.id).where(Detection.label == "animal", Detection.crop_path.is_not(None))
+    if model_id is not None:
+        animals = animals.where(Detection.id.not_in(select(Embedding.detection_id).where(Embedding.model_id == model_id)))
+    return int(session.scalar(select(func.count()).select_from(animals.subquery())) or 0)
+
+
+def photos_per_station(session: Session) -> dict[str, int]:
+    """How many imported photos each station took (stations without photos are absent): the stations map's dot sizes."""
+    statement = (select(Station.name, func.count(Image.id)).join(Camera, Camera.station_id == Station.id)
+                 .join(Image, Image.camera_id == Camera.id).where(Image.status == ImageStatus.DONE).group_by(Station.name))
+    return {name: int(count) for name, count in session.execute(statement)}

@@ -69,6 +69,11 @@ class Flank(str, enum.Enum):
     RIGHT = "right"
 
 
+class FlankSource(str, enum.Enum):
+    USER = "user"  # a reviewer said so (also "not known"): never overwritten by a prediction
+    PREDICTED = "predicted"  # the flank predictor's guess at identify time (flank None: it was not sure)
+
+
 class DecisionKind(str, enum.Enum):
     MATCH = "match"
     NONMATCH = "nonmatch"
@@ -181,6 +186,8 @@ class Detection(Base):
     mask_source: Mapped[MaskSource | None] = mapped_column(_enum(MaskSource, "mask_source"))
     mask_error: Mapped[str | None] = mapped_column(Text)
     flank: Mapped[Flank | None] = mapped_column(_enum(Flank, "flank"))  # which side of the animal shows; None = not known
+    flank_source: Mapped[FlankSource | None] = mapped_column(_enum(FlankSource, "flank_source"))  # None: not looked at yet
+    flank_confidence: Mapped[float | None] = mapped_column(Float)  # a prediction's P(the more likely side), 0.5–1
     # Set aside by the reviewer (a rock, the wrong animal, only a tail): out of review, listed as left out by every export.
     unusable_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

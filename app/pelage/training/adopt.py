@@ -27,9 +27,9 @@ def embed_with_model(project_root: str, model_id: str, job_id: str, emit: Callab
             embedder = Embedder(model_dir(project.root, entry), device=device, threads=threads)
             if embedder.model_id != model_id:
                 raise ValueError(f"the weights in {model_dir(project.root, entry)} are model {embedder.model_id}, not {model_id}")
-            emit(ev.Stage(job_id, f"embedding the project with {model_id}"))
-            summary = embed_project(project, embedder, progress=lambda done, total: emit(ev.Stage(job_id, "embedding", done, total)),
-                                    should_stop=should_stop)
+            emit(ev.Stage(job_id, f"describing every animal with {model_id}", phase=ev.EMBED))
+            summary = embed_project(project, embedder, should_stop=should_stop,
+                                    progress=lambda done, total: emit(ev.Stage(job_id, "describing every animal", done, total, ev.EMBED)))
             if not summary.cancelled:
                 set_active(project, model_id)
         return ev.Embedded(job_id, model_id, summary.embedded + summary.already, summary.indexed, summary.cancelled)

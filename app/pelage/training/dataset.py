@@ -26,6 +26,8 @@ from pelage.store.schema import Detection, Image, TimeSource
 
 BURST_GAP = timedelta(seconds=60)
 UNKNOWN_VIEW = "unknown"
+MIN_HELD_OUT = 2  # one individual set aside always ranks itself first: figures on it would mean nothing
+MIN_TRAIN = 2  # individuals a job always keeps to learn from
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ def scorable(samples: Sequence[Sample]) -> set[str]:
 
 def split_by_individual(samples: Sequence[Sample], holdout_fraction: float = 0.2, seed: int = 0,
                         never_hold_out: Collection[int] = (), held_out: Collection[str] | None = None,
-                        min_held_out: int = 2) -> Split:
+                        min_held_out: int = MIN_HELD_OUT) -> Split:
     """Training and held-out samples with no individual on both sides.
 
     ``never_hold_out``: animal ids an ancestor model trained on; their individuals always train.
@@ -122,7 +124,7 @@ def split_by_individual(samples: Sequence[Sample], holdout_fraction: float = 0.2
         touched = {s.individual for s in samples if s.detection_id in seen}
         eligible = sorted(scorable(samples) - touched, key=lambda individual: _hash_rank(individual, seed))
         wanted = max(min_held_out, math.ceil(holdout_fraction * len(individuals))) if holdout_fraction > 0 else 0
-        wanted = min(wanted, len(eligible), len(individuals) - 2)
+        wanted = min(wanted, len(eligible), len(individuals) - MIN_TRAIN)
         held = set(eligible[:wanted]) if wanted >= min_held_out else set()
     else:
         held = {str(individual) for individual in held_out}

@@ -47,6 +47,9 @@ class TrainingSpec:
     held_out: tuple[str, ...] | None = None  # individuals to hold out instead of drawing them (benchmarks)
     extra_folders: tuple[tuple[str, str], ...] = ()  # (labels.csv, image folder) pairs added to the training data
     min_images: int = 2
+    # Train on every confirmed individual and hold none out: the user chose this knowingly, and the result
+    # is never called better or worse (there is nothing to compare it on).
+    unchecked: bool = False
     seed: int = 0
     threads: int = 2
     name: str | None = None
@@ -60,6 +63,9 @@ class TrainingSpec:
             raise ValueError(f"start_weight must be in [0, 1), not {self.start_weight}")
         if self.margin_function not in ("adaptive", "constant"):
             raise ValueError(f"unknown margin {self.margin_function!r}: use adaptive or constant")
+        if self.unchecked and self.kind == UNSUPERVISED:
+            raise ValueError("unsupervised adaptation is kept only when it checks better on confirmed individuals: "
+                             "it cannot run without checking")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -112,14 +118,18 @@ class Started:
     resumed: bool
 
 
+PREPARE, TRAIN, CHECK, EMBED = "prepare", "train", "check", "embed"  # the phases of a job, for one progress bar
+
+
 @dataclass(frozen=True)
 class Stage:
-    """Preparation before the first step (loading crops, scoring the start model, clustering)."""
+    """A step outside the training loop, in plain words: getting ready, clustering, checking the result, embedding."""
 
     job_id: str
     stage: str
     done: int = 0
     total: int = 0
+    phase: str = PREPARE
 
 
 @dataclass(frozen=True)
@@ -184,7 +194,7 @@ TERMINAL = (Finished, Cancelled, Failed, Embedded)
 
 JOB_FILE = "job.json"
 CHECKPOINT_FILE = "checkpoint.pt"  # reid.checkpoints.CHECKPOINT (not imported: this module stays free of torch)
-STATUSES = ("running", "cancelled", "failed", "finished")
+STATUSES = ("running", "cancelled", "failed", "finished", "stopped")  # cancelled: paused; stopped: given up by the user
 
 
 class JobFileError(ValueError):
@@ -201,7 +211,7 @@ class JobRecord:
 
     job_id: str
     spec: TrainingSpec
-    status: str = "running"  # running | cancelled | failed | finished
+    status: str = "running"  # running | cancelled (paused) | failed | finished | stopped (cancelled for good)
     model_id: str | None = None
     message: str = ""
     extra: dict = field(default_factory=dict)
@@ -271,9 +281,24 @@ def list_jobs(project_root: Path | str) -> list[JobRecord]:
 
 
 def resumable_jobs(project_root: Path | str) -> list[JobRecord]:
-    """Jobs that stopped before the end (cancelled, failed or killed with the app) and have a checkpoint."""
-    return [record for record in list_jobs(project_root) if record.status != "finished"
+    """Jobs that stopped before the end (paused, failed or killed with the app) and have a checkpoint.
+
+    A job the user cancelled for good is not offered again.
+    """
+    return [record for record in list_jobs(project_root) if record.status not in ("finished", "stopped")
             and (job_folder(project_root, record.job_id) / CHECKPOINT_FILE).is_file()]
+
+
+def mark_stopped(project_root: Path | str, job_id: str) -> None:
+    """Record that the user cancelled ``job_id`` for good (its worker is already ended), so no one offers to resume it."""
+    folder = job_folder(project_root, job_id)
+    try:
+        record = JobRecord.load(folder)
+    except JobFileError:
+        return  # an embedding job, or one killed before it wrote job.json: nothing to resume anyway
+    if record.status != "finished":
+        record.status, record.message = "stopped", "cancelled by the user"
+        record.save(folder)
 
 
 def newest_resumable_job(project_root: Path | str) -> JobRecord | None:
@@ -287,6 +312,6 @@ def newest_resumable_job(project_root: Path | str) -> JobRecord | None:
     root = Path(project_root) / MODELS_FOLDER
     for checkpoint in sorted(root.glob(f"*/{CHECKPOINT_FILE}"), reverse=True) if root.is_dir() else []:
         record = JobRecord.load(checkpoint.parent)
-        if record.status != "finished":
+        if record.status not in ("finished", "stopped"):
             return record
     return None

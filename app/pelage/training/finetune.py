@@ -34,6 +34,7 @@ from pelage.reid.transforms import mirror
 from pelage.store import Project, open_project
 from pelage.training import events as ev
 from pelage.training.dataset import Sample, Split, confirmed_samples, entity_labels, load_crops, split_by_individual
+from pelage.training.readiness import SPEED_KEY, readiness_of
 from pelage.training.registry import ModelEntry, active_entry, get_model, lineage, model_dir, register_model
 
 Emit = Callable[[object], None]
@@ -167,11 +168,11 @@ def prepare_job(spec: ev.TrainingSpec, job_id: str, emit: Emit, resume: bool, sa
         split = samples_for_job(project, trained_on)
         record.extra.update({"train": [asdict(s) for s in split.train], "held_out": [asdict(s) for s in split.held_out]})
     split = Split(_samples_from(record.extra["train"]), _samples_from(record.extra["held_out"]))
-    emit(ev.Stage(job_id, "loading held-out photos", 0, len(split.held_out)))
+    emit(ev.Stage(job_id, "loading the photos set aside for checking", 0, len(split.held_out)))
     held_out_crops = load_crops(project.artefacts, split.held_out)
     model, _ = load_model(parent_dir, device)
     if "before" not in record.extra:
-        emit(ev.Stage(job_id, "scoring the start model on held-out individuals", 0, len(split.held_out)))
+        emit(ev.Stage(job_id, "measuring the current model on the animals set aside", 0, len(split.held_out)))
         record.extra["before"] = held_out_scores(model, held_out_crops, split.held_out)
     record.save(folder)
     if spec.input_size is not None:
@@ -184,6 +185,8 @@ def run_steps(setup: JobSetup, task, recipe: Recipe, job_id: str, emit: Emit, sh
               resume: bool) -> tuple[LoopState, bool]:
     """The loop with its events wired to ``emit``."""
     def on_step(report: StepReport) -> None:
+        # This machine's speed, saved with the job (at a pause or the end) to estimate the next job's length.
+        setup.record.extra[SPEED_KEY] = {"images_per_s": round(report.images_per_s, 2), "device": setup.record.spec.device}
         emit(ev.Progress(job_id, report.epoch, report.step, report.steps, report.loss, report.eta_s, report.images_per_s))
 
     def on_epoch(record: dict) -> None:
@@ -212,11 +215,11 @@ def finish_job(setup: JobSetup, recipe: Recipe, state: LoopState, data: dict, jo
     averaged = averaged_with_start(setup.model, setup.start_state, spec.start_weight)
     bundle = save_model(averaged.cpu(), setup.folder, name, calibration=parent_bundle.calibration,
                         extra={"training_data": {k: v for k, v in data.items() if k not in ("train", "held_out")}, "parent": setup.parent.id})
-    emit(ev.Stage(job_id, "scoring the new model on held-out individuals", 0, len(setup.split.held_out)))
+    emit(ev.Stage(job_id, "measuring the new model on the animals set aside", 0, len(setup.split.held_out), ev.CHECK))
     saved, _ = load_model(setup.folder, setup.device)
     after = held_out_scores(saved, setup.held_out_crops, setup.split.held_out)
     metrics = {"held_out": {"individuals": len({s.individual for s in setup.split.held_out}), "images": len(setup.split.held_out)},
-               "before": setup.before, "after": after, "improved": improved(setup.before, after),
+               "before": setup.before, "after": after, "improved": improved(setup.before, after), "checked": bool(setup.split.held_out),
                "epochs": state.history[-1]["epoch"] if state.history else 0}
     register_model(setup.project, bundle.model_id, name, setup.folder, setup.parent.id, {"kind": spec.kind, **recipe.to_dict()}, data, metrics)
     setup.record.status, setup.record.model_id = "finished", bundle.model_id
@@ -226,12 +229,15 @@ def finish_job(setup: JobSetup, recipe: Recipe, state: LoopState, data: dict, jo
 
 
 def supervised_split(spec: ev.TrainingSpec) -> Callable[[Project, set[int]], Split]:
+    """The confirmed photos split as :func:`~pelage.training.readiness.readiness_of` promised: a job that could check
+    nothing refuses (the user was told before it started), unless the spec says to train without checking."""
     def split(project: Project, trained_on: set[int]) -> Split:
         samples = confirmed_samples(project, spec.min_images)
-        if not samples:
-            raise ValueError("the project has no confirmed individuals with two or more photos yet: confirm some matches first, "
-                             "or use unsupervised adaptation")
-        return split_by_individual(samples, spec.holdout_fraction, spec.seed, never_hold_out=trained_on, held_out=spec.held_out)
+        ready = readiness_of(samples, spec, trained_on)
+        if not ready.can_start:
+            raise ValueError(ready.explain())
+        fraction = 0.0 if spec.unchecked else spec.holdout_fraction
+        return split_by_individual(samples, fraction, spec.seed, never_hold_out=trained_on, held_out=None if spec.unchecked else spec.held_out)
 
     return split
 
@@ -241,15 +247,15 @@ def run_finetune(spec: ev.TrainingSpec, job_id: str, emit: Emit, should_stop: Ca
     setup = prepare_job(spec, job_id, emit, resume, supervised_split(spec))
     try:
         recipe = recipe_for(spec)
-        emit(ev.Stage(setup.record.job_id, "loading training photos", 0, len(setup.split.train)))
+        emit(ev.Stage(setup.record.job_id, "loading the photos to learn from", 0, len(setup.split.train)))
         crops = [LabelledCrop(image, s.individual, s.view) for image, s in zip(load_crops(setup.project.artefacts, setup.split.train),
                                                                                 setup.split.train, strict=True)]
         for labels_csv, root in spec.extra_folders:
-            emit(ev.Stage(job_id, f"preparing {root}"))
+            emit(ev.Stage(job_id, f"preparing the photos in {root}"))
             crops += folder_crops(labels_csv, root)
         task = SupervisedTask(crops, recipe, setup.model, setup.device)
         if not resume:
-            emit(ev.Stage(job_id, "starting class centres from the current model", 0, len(crops)))
+            emit(ev.Stage(job_id, "starting from what the current model knows", 0, len(crops)))
             task.imprint(imprint_centres(setup.model, crops, task.table))
         state, cancelled = run_steps(setup, task, recipe, job_id, emit, should_stop, resume)
         if cancelled:

@@ -191,11 +191,11 @@ def run_unsupervised(spec: ev.TrainingSpec, job_id: str, emit: Emit, should_stop
     setup = prepare_job(spec, job_id, emit, resume, unsupervised_split(spec))
     try:
         recipe = replace(recipe_for(spec), mirror_classes=False)
-        emit(ev.Stage(job_id, "loading the survey's photos", 0, len(setup.split.train)))
+        emit(ev.Stage(job_id, "loading the survey's unconfirmed photos", 0, len(setup.split.train)))
         crops = load_crops(setup.project.artefacts, setup.split.train)
         task = ClusterContrastTask(crops, recipe, setup.model, setup.device,
-                                   on_clusters=lambda epoch, clusters, kept: emit(ev.Stage(job_id, f"epoch {epoch}: {clusters} clusters "
-                                                                                           f"hold {kept} of {len(crops)} photos")))
+                                   on_clusters=lambda epoch, clusters, kept: emit(ev.Stage(
+                                       job_id, f"pass {epoch}: {clusters} groups of alike photos hold {kept} of {len(crops)}", phase=ev.TRAIN)))
         state, cancelled = run_steps(setup, task, recipe, job_id, emit, should_stop, resume)
         if cancelled:
             setup.record.status = "cancelled"

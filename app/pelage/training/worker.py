@@ -154,6 +154,22 @@ class JobHandle:
             self.process.terminate()
         self.process.join(5)
 
+    def stop(self, grace_s: float = 2.0) -> None:
+        """End the worker now, without waiting for its step to finish (the user's Cancel).
+
+        Nothing the job does becomes the project's model until it finishes (a fine-tune registers an
+        inactive model, an adoption switches only after its last animal), so ending it mid-way leaves the
+        previous model in use. SIGTERM first, SIGKILL if the process has not gone after ``grace_s``.
+        """
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(grace_s)
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(grace_s)
+        if self.finished is None:
+            self.finished = ev.Failed(self.job_id, "cancelled")
+
 
 def start_job(spec: ev.TrainingSpec, job_id: str | None = None, resume: bool = False) -> JobHandle:
     """Start a training job in a new process; ``resume`` continues ``job_id`` from its checkpoint."""

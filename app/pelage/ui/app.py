@@ -21,9 +21,12 @@ def create_application(argv: list[str] | None = None) -> QApplication:
 
 
 def create_window(project: Path | None = None, settings_path: Path | None = None) -> MainWindow:
+    """The window on ``project``, or else on the project used last (the welcome page when there is none)."""
     window = MainWindow(settings_path)
     if project is not None:
         window.open_project_folder(Path(project), create=False)
+    else:
+        window.reopen_last_project()
     return window
 
 

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtGui import QImage
-from sqlalchemy import select
 
-from pelage.store import Project
-from pelage.store.schema import Detection, Flank, Image, Survey
+from pelage.store import Project, queries
+from pelage.store.schema import Flank
 
 # The masked crop's background: a neutral grey that neither a dark nor a pale coat disappears into.
 MASK_BACKGROUND = 128
@@ -43,18 +42,17 @@ class AnimalFiles:
 
 
 def animal_files(project: Project, ids: list[int]) -> dict[int, AnimalFiles]:
-    statement = (select(Detection, Image.path, Survey.root).join(Image, Detection.image_id == Image.id)
-                 .join(Survey, Image.survey_id == Survey.id).where(Detection.id.in_(ids)))
+    """The files of the animals ``ids``, as paths on this computer (the store keeps them relative)."""
     with project.sessions() as session:
-        rows = session.execute(statement).all()
+        records = queries.animal_files(session, ids)
 
     def cached(relative: str | None) -> Path | None:
         return project.artefacts / relative if relative else None
 
     return {
-        detection.id: AnimalFiles(detection.id, cached(detection.crop_path), cached(detection.mask_path), cached(detection.edge_path),
-                                  Path(root) / path, detection.box, detection.flank)
-        for detection, path, root in rows
+        record.id: AnimalFiles(record.id, cached(record.crop), cached(record.mask), cached(record.edge),
+                               Path(record.survey_root) / record.image, record.box, record.flank)
+        for record in records.values()
     }
 
 

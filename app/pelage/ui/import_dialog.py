@@ -1,23 +1,32 @@
 """Import a survey folder into the open project, on a worker thread, with progress, cancel and a list of
 the files that failed (and why). A cancelled import keeps every image it finished; running it again
-carries on where it stopped."""
+carries on where it stopped.
+
+Before anything is imported, the dialog previews what the import will read (photos, stations, cameras and the
+first capture times, from :func:`pelage.ingest.preview.preview_survey`), so a wrong folder or a name pattern
+that reads nothing shows at once, not after an hour of detection."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
     QProgressBar,
     QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -27,6 +36,44 @@ from pelage.ui.settings import AppSettings
 from pelage.ui.tasks import ImportOutcome, import_survey_task
 from pelage.ui.workers import Progress, TaskRunner
 
+if TYPE_CHECKING:
+    from pelage.ingest.preview import ImportPreview
+
+PREVIEW_DELAY_MS = 300  # typing a path or a pattern previews once the user pauses
+PREVIEW_COLUMNS = ("Photo", "Station", "Camera", "Capture time", "Time read from")
+TIME_SOURCES = {"filename": "file name", "exif": "camera (EXIF)", "file_time": "file date (unreliable)"}
+
+
+def _plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+def describe_preview(preview: ImportPreview) -> tuple[str, str]:
+    """What the import will read, and what to worry about, in plain words (warning "" when all is well)."""
+    stations = len(preview.stations)
+    cameras = sum(1 for _, camera in preview.cameras if camera)
+    head = (f"Will read {_plural(preview.photos, 'photo')} from {_plural(stations, 'station')}"
+            f" ({_plural(cameras, 'camera')}): {', '.join(preview.stations[:12])}{'…' if stations > 12 else ''}."
+            if stations else f"Will read {_plural(preview.photos, 'photo')}; no station name was found in their folders or names.")
+    if not preview.photos:
+        head = "Found no photos to import."
+    if preview.other_files:
+        head += f" {_plural(preview.other_files, 'other file')} (not photos) will be left alone."
+    warnings = []
+    if not preview.photos:
+        warnings.append("There are no photos in this folder (JPEG, PNG, TIFF, BMP or WebP): check that it is the right one.")
+    if preview.file_time_only:
+        count = len(preview.file_time_only)
+        warnings.append(f"{_plural(count, 'photo')} {'has' if count == 1 else 'have'} no capture time in the file name or in the "
+                        f"camera's data (EXIF), e.g. {preview.file_time_only[0]}: the file's own date will be used, which is often "
+                        "the day it was copied. Add a name pattern with the time, or check these files.")
+    if preview.without_station and preview.stations:
+        warnings.append(f"{_plural(len(preview.without_station), 'photo')} {'is' if len(preview.without_station) == 1 else 'are'} "
+                        f"in no station's folder, e.g. {preview.without_station[0]}: they will have no station.")
+    if preview.unreadable_folders:
+        warnings.append(f"{_plural(len(preview.unreadable_folders), 'folder')} cannot be read: {', '.join(preview.unreadable_folders[:3])}.")
+    return head, "\n".join(warnings)
+
 
 class ImportDialog(QDialog):
     imported = Signal(object)  # ImportOutcome, when the import ended (finished or cancelled)
@@ -34,7 +81,7 @@ class ImportDialog(QDialog):
     def __init__(self, project: Project, settings: AppSettings, parent: QWidget | None = None, folder: Path | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Import a survey")
-        self.setMinimumWidth(640)
+        self.setMinimumWidth(760)
         self.project, self.settings = project, settings
         self.runner: TaskRunner | None = None
         self.outcome: ImportOutcome | None = None
@@ -56,8 +103,37 @@ class ImportDialog(QDialog):
         form.addRow("Survey name", self.survey_name)
         form.addRow("Name pattern", self.pattern)
         detector = settings.detector + (f" ({Path(settings.detector_weights).name})" if settings.detector_weights else "")
-        form.addRow("Detector", QLabel(f"{detector}, device {settings.device}, background removal "
+        device = "automatic (CUDA when available)" if settings.device == "auto" else settings.device
+        form.addRow("Detector", QLabel(f"{detector}, device {device}, background removal "
                                        f"{'on' if settings.remove_background else 'off'} (change in Settings)"))
+
+        self.preview_label = QLabel("Choose the survey's folder to see what will be imported.")
+        self.preview_label.setObjectName("importPreview")
+        self.preview_label.setWordWrap(True)
+        self.preview_warning = QLabel("")
+        self.preview_warning.setObjectName("importWarning")
+        self.preview_warning.setWordWrap(True)
+        self.preview_warning.setStyleSheet("color: #b35c00;")
+        self.preview_warning.hide()
+        self.preview_table = QTableWidget(0, len(PREVIEW_COLUMNS))
+        self.preview_table.setObjectName("importPreviewTable")
+        self.preview_table.setHorizontalHeaderLabels(PREVIEW_COLUMNS)
+        self.preview_table.verticalHeader().hide()
+        self.preview_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.preview_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.preview_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.preview_table.setWordWrap(False)
+        self.preview_table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep the file name, shorten the folders
+        rows = self.preview_table.verticalHeader().defaultSectionSize() * 5
+        self.preview_table.setFixedHeight(rows + self.preview_table.horizontalHeader().sizeHint().height() + 4)
+        self.preview: ImportPreview | None = None
+        self.preview_runner: TaskRunner | None = None
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(PREVIEW_DELAY_MS)
+        self._preview_timer.timeout.connect(self.refresh_preview)
+        self.folder.textChanged.connect(self._preview_timer.start)
+        self.pattern.textChanged.connect(self._preview_timer.start)
 
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
@@ -84,17 +160,81 @@ class ImportDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.preview_label)
+        layout.addWidget(self.preview_warning)
+        layout.addWidget(self.preview_table)
         layout.addWidget(self.progress)
         layout.addWidget(self.current)
         layout.addWidget(QLabel("Files that could not be imported:"))
         layout.addWidget(self.failures, 1)
         layout.addWidget(self.summary)
         layout.addWidget(self.buttons)
+        if folder:
+            self.refresh_preview()
 
     def _browse(self) -> None:
         chosen = QFileDialog.getExistingDirectory(self, "Survey folder", self.folder.text() or str(Path.home()))
         if chosen:
             self.folder.setText(chosen)
+
+    # -- preview -----------------------------------------------------------------------------------
+    def refresh_preview(self) -> None:
+        """Preview the folder and pattern now typed, on a worker; a preview still running for older text is dropped."""
+        self._preview_timer.stop()
+        if self.preview_runner is not None:
+            self.preview_runner.cancel()
+        text = self.folder.text().strip()
+        self.preview = None
+        self.preview_table.setRowCount(0)
+        self.preview_warning.hide()
+        if not text:
+            self.preview_label.setText("Choose the survey's folder to see what will be imported.")
+            self.preview_runner = None
+            return
+        folder, pattern, exclude = Path(text).expanduser(), self.pattern.text().strip() or None, [self.project.root]
+
+        def task(report, should_stop):
+            from pelage.ingest.preview import preview_survey
+
+            return preview_survey(folder, pattern, exclude=exclude, should_stop=should_stop)
+
+        self.preview_label.setText("Looking at the folder…")
+        runner = TaskRunner(task, "import-preview", self)
+        runner.succeeded.connect(lambda preview, runner=runner: self._show_preview(runner, preview))
+        runner.failed.connect(lambda message, runner=runner: self._preview_failed(runner, message))
+        runner.finished.connect(runner.deleteLater)
+        self.preview_runner = runner
+        runner.start()
+
+    def _show_preview(self, runner: TaskRunner, preview: ImportPreview) -> None:
+        if runner is not self.preview_runner or preview.cancelled:
+            return  # the folder or pattern changed meanwhile
+        self.preview_runner = None
+        self.preview = preview
+        head, warning = describe_preview(preview)
+        self.preview_label.setText(head)
+        self.preview_warning.setText(warning)
+        self.preview_warning.setVisible(bool(warning))
+        self.preview_table.setRowCount(len(preview.first))
+        for row, photo in enumerate(preview.first):
+            when = photo.time.strftime("%Y-%m-%d %H:%M:%S") if photo.time else "—"
+            source = TIME_SOURCES.get(photo.source.value, photo.source.value) if photo.source else "—"
+            for column, text in enumerate((photo.path, photo.station or "—", photo.camera or "—", when, source)):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                if column == 3:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.preview_table.setItem(row, column, item)
+
+    def _preview_failed(self, runner: TaskRunner, message: str) -> None:
+        if runner is not self.preview_runner:
+            return
+        self.preview_runner = None
+        self.preview_label.setText(message)
+
+    @property
+    def previewing(self) -> bool:
+        return self.preview_runner is not None or self._preview_timer.isActive()
 
     @property
     def running(self) -> bool:
@@ -156,4 +296,8 @@ class ImportDialog(QDialog):
         if self.running:  # closing the window must not leave a half-known import running
             self.cancel()
             self.runner.wait()
+        self._preview_timer.stop()
+        if self.preview_runner is not None:  # a preview only reads: stop it, and do not leave its thread behind
+            self.preview_runner.cancel()
+            self.preview_runner.wait()
         super().reject()

@@ -1,5 +1,10 @@
 """The individuals panel: every individual with its photo count, first and last sighting and stations;
-rename, merge two individuals, split one (remove a wrong link), and a gallery of each one's photos."""
+rename, merge two individuals (after asking), split one (remove a wrong link), and a gallery of each one's
+photos, where a click opens the photo at full resolution.
+
+The list is a model/view table (one model row per individual, no widget per row), so a season of thousands of
+individuals scrolls and refreshes without stalling; :meth:`IndividualsView.refresh` is the slot the review's
+events connect to, and refreshes that arrive while one is loading are folded into one more."""
 
 from __future__ import annotations
 
@@ -7,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QImage, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QCheckBox,
     QHBoxLayout,
     QHeaderView,
@@ -36,7 +42,12 @@ if TYPE_CHECKING:
     from pelage.store.queries import AnimalRecord
 
 THUMBNAIL = 160
+RESIZE_PRECISION = 200  # rows the columns are sized to: sizing to all of 5,000 rows would stall every refresh
 COLUMNS = ("Name", "Photos", "First seen", "Last seen", "Stations")
+
+
+def _photos(count: int) -> str:
+    return f"{count} photo{'' if count == 1 else 's'}"
 
 
 def _when(value) -> str:
@@ -130,6 +141,9 @@ class IndividualsView(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setResizeContentsPrecision(RESIZE_PRECISION)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)  # stations: the rest, full list in the tooltip
         self.table.verticalHeader().hide()
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
@@ -172,6 +186,9 @@ class IndividualsView(QWidget):
         self.gallery.setSpacing(6)
         self.gallery.setWordWrap(True)
         self.gallery.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.gallery.setToolTip("Click a photo to see it at full resolution; Ctrl+click to select photos without opening them")
+        self.gallery.itemClicked.connect(self._thumbnail_clicked)
+        self.gallery.itemActivated.connect(lambda item: self.open_photo(item.data(Qt.ItemDataRole.UserRole)))
         self.links = QListWidget()
         self.links.setObjectName("links")
         self.links.setMaximumHeight(120)
@@ -211,10 +228,15 @@ class IndividualsView(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
         self.current_individual: int | None = None
+        self.merge_question: QMessageBox | None = None  # open while the user decides whether to merge
+        self.photo_window = None  # the full-resolution window, made on first use and reused
+        self._listing = False  # a listing job is queued or running
+        self._list_again = False  # a refresh arrived meanwhile: list once more when it is done
 
     # -- data ------------------------------------------------------------------------------------
     def set_session(self, session: ReviewSession | None) -> None:
         self.session = session
+        self._list_again = False
         self.model.set_rows([])
         self.gallery.clear()
         self.links.clear()
@@ -232,9 +254,35 @@ class IndividualsView(QWidget):
         self.status_message.emit(f"Error: {message}")
         QMessageBox.warning(self, "Pelage", message)
 
-    def refresh(self) -> None:
+    @Slot()
+    def refresh(self, *_args) -> None:
+        """Reload the list (and the open gallery) from the review session: after the review confirms or undoes a match,
+        renames an individual, or anything else changes who is who. Any signal's arguments are ignored."""
+        if self.session is None:
+            return
+        if self._listing:
+            self._list_again = True
+            return
+        self._listing = True
         minimum = 1 if self.singletons.isChecked() else 2
-        self._submit(lambda session: session.individuals(min_members=minimum), self._show_rows, "Listing individuals…")
+        self.queue.submit(lambda session=self.session: session.individuals(min_members=minimum), self._listed, self._list_failed,
+                          "Listing individuals…")
+
+    def _listed(self, rows: list[IndividualSummary]) -> None:
+        self._listing = False
+        if self._list_again:
+            self._list_again = False
+            self.refresh()  # something changed while this list was read: the next one is what counts
+            return
+        self._show_rows(rows)
+
+    def _list_failed(self, message: str) -> None:
+        self._listing = self._list_again = False
+        self._failed(message)
+
+    @property
+    def refreshing(self) -> bool:
+        return self._listing
 
     def _show_rows(self, rows: list[IndividualSummary]) -> None:
         keep = self.current_individual
@@ -305,11 +353,31 @@ class IndividualsView(QWidget):
             self.rename(rows[0].id, name.strip())
 
     def merge_selected(self) -> None:
+        """Ask first (naming both and their photos): a merge joins two individuals in every export."""
         rows = self.selected_rows()
         if len(rows) != 2:
             self.status_message.emit("Select exactly two individuals to merge (Ctrl+click the second).")
             return
-        self.merge(rows[0].id, rows[1].id)
+        a, b = rows
+        question = QMessageBox(QMessageBox.Icon.Question, "Merge two individuals",
+                               f"Merge “{a.name}” ({_photos(a.count)}) and “{b.name}” ({_photos(b.count)}) into one individual "
+                               f"of {_photos(a.count + b.count)}?", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+        question.setInformativeText("This records that they are the same animal. If it was wrong, split them again in the "
+                                    "gallery (select two photos, then “Split the two selected photos apart”).")
+        question.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        question.button(QMessageBox.StandardButton.Yes).setText("Merge")
+
+        def answered(result: int) -> None:
+            self.merge_question = None
+            question.deleteLater()
+            if result == QMessageBox.StandardButton.Yes:
+                self.merge(a.id, b.id)
+            else:
+                self.status_message.emit("Not merged.")
+
+        question.finished.connect(answered)
+        self.merge_question = question
+        question.open()  # window-modal, without blocking: the review worker keeps running
 
     def merge(self, a_id: int, b_id: int) -> None:
         self.current_individual = a_id
@@ -335,6 +403,37 @@ class IndividualsView(QWidget):
             self.status_message.emit("Select one link to remove.")
             return
         self.split(*items[0].data(Qt.ItemDataRole.UserRole))
+
+    def _thumbnail_clicked(self, item: QListWidgetItem) -> None:
+        if QApplication.keyboardModifiers() == Qt.KeyboardModifier.NoModifier:  # Ctrl/Shift+click only selects
+            self.open_photo(item.data(Qt.ItemDataRole.UserRole))
+
+    def open_photo(self, animal_id: int) -> None:
+        """Show the animal's original photo at full resolution, zoomed to its box (the review's viewer)."""
+
+        def load(session: ReviewSession):
+            from pelage.ui.cards import describe_record
+            from pelage.ui.images import load_original
+
+            files = animal_files(session.project, [animal_id])[animal_id]
+            try:
+                image = load_original(files)
+            except (OSError, ValueError):
+                image = None
+            title = f"<b>#{animal_id}</b> — {files.original.name}"
+            return [(animal_id, title, describe_record(session.record(animal_id), session.flank(animal_id)), image, files.box)]
+
+        def show(photos) -> None:
+            from pelage.ui.overlays import FullResolutionDialog
+
+            if self.photo_window is None:
+                self.photo_window = FullResolutionDialog(self)
+            self.photo_window.setWindowTitle(f"Photo of #{animal_id}")
+            self.photo_window.show_photos(photos)
+            self.photo_window.show()
+            self.photo_window.raise_()
+
+        self._submit(load, show, "Loading the photo…")
 
     def _one_selected_photo(self) -> int | None:
         ids = [item.data(Qt.ItemDataRole.UserRole) for item in self.gallery.selectedItems()]

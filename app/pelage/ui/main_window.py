@@ -20,12 +20,14 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from pelage.store import Project, ProjectError, SchemaError, open_project
+from pelage.store.project import is_project
 from pelage.ui.conflicts_view import ConflictsView
 from pelage.ui.import_dialog import ImportDialog
 from pelage.ui.individuals_view import IndividualsView
@@ -36,12 +38,14 @@ from pelage.ui.review_view import ReviewView
 from pelage.ui.settings import AppSettings, default_settings_path, load_settings, save_settings
 from pelage.ui.settings_dialog import SettingsDialog
 from pelage.ui.tasks import ImportOutcome, add_box_task, embed_task, redraw_box_task
+from pelage.ui.welcome import WelcomeView
 from pelage.ui.workers import JobQueue, Progress, TaskRunner
 
 if TYPE_CHECKING:
     from pelage.review.session import ReviewSession
 
 APP_TITLE = "Pelage"
+QUIT_PROCESS_GRACE_S = 0.5  # on Quit, a worker process's time to save its checkpoint before it is ended
 TASK_LABELS = {"identify": "Identifying animals", "export": "Exporting", "add-box": "Adding the animal you drew",
                "redraw": "Drawing the box again"}
 
@@ -61,22 +65,16 @@ def open_session(project: Project, settings: AppSettings) -> ReviewSession:
 
 
 def count_unembedded(project: Project, settings: AppSettings) -> int:
-    """Animals that the review model has not embedded yet (0 also when no model is resolvable)."""
-    from sqlalchemy import func, select
-
+    """Animals that the review model has not embedded yet (every animal with a crop when no model is resolvable)."""
     from pelage.review.model import ReviewModelError, resolve_review_model
-    from pelage.store.schema import Detection, Embedding
+    from pelage.store import queries
 
     try:
         model_id = resolve_review_model(project, settings.model or None).model_id
     except ReviewModelError:
         model_id = None
     with project.sessions() as session:
-        animals = select(Detection.id).where(Detection.label == "animal", Detection.crop_path.is_not(None))
-        if model_id is None:
-            return int(session.scalar(select(func.count()).select_from(animals.subquery())) or 0)
-        done = select(Embedding.detection_id).where(Embedding.model_id == model_id)
-        return int(session.scalar(select(func.count()).select_from(animals.where(Detection.id.not_in(done)).subquery())) or 0)
+        return queries.count_unembedded(session, model_id)
 
 
 class MainWindow(QMainWindow):
@@ -118,14 +116,23 @@ class MainWindow(QMainWindow):
             QVBoxLayout(self.training_tab)
             self.tabs.addTab(self.training_tab, "Training")
         self.tabs.currentChanged.connect(self._tab_changed)
+        self.welcome = WelcomeView()
+        self.welcome.new_requested.connect(self.new_project_dialog)
+        self.welcome.open_requested.connect(self.open_project_dialog)
+        self.welcome.import_requested.connect(self.import_photos)
+        self.welcome.recent_requested.connect(lambda path: self.open_project_folder(Path(path)))
+        self.pages = QStackedWidget()  # the welcome page without a project, the tabs with one
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(self.tabs)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.tabs)
+        layout.addWidget(self.pages)
         self.setCentralWidget(central)
         self.help_overlay = HelpOverlay(central)
         self.full_resolution: FullResolutionDialog | None = None
         self.export_window: QWidget | None = None  # the newest File ▸ Export… dialog, listening to task_finished
+        self.guide: QWidget | None = None  # Help ▸ User guide, kept to show again
 
         for view in (self.review, self.individuals, self.conflicts, self.photos):
             view.status_message.connect(self.show_status)
@@ -139,6 +146,10 @@ class MainWindow(QMainWindow):
         self.review.full_resolution_requested.connect(self.show_full_resolution)
         self.individuals.decisions_changed.connect(self.conflicts.refresh)
         self.conflicts.decisions_changed.connect(self.individuals.refresh)
+        # The session's own events (whichever view made the change): a view on screen follows it; a hidden one
+        # refreshes when its tab is chosen.
+        self.review.events.individuals_changed.connect(lambda: self.individuals.refresh() if self.individuals.isVisible() else None)
+        self.review.events.animals_changed.connect(lambda: self.photos.refresh() if self.photos.isVisible() else None)
         self.conflicts.count_changed.connect(self._conflict_count)
 
         self._build_status_bar()
@@ -193,7 +204,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
-        review_menu = menus.addMenu("&Review")
+        self.review_menu = review_menu = menus.addMenu("&Review")
         for name in ("match_selected", "nonmatch", "nonmatch_all", "notcomparable", "skip", "next_anchor", None, "undo", "redo", None,
                      "flank_left", "flank_right", "flank_unknown", None, "view_photo", "view_masked", "view_edge", "full_resolution"):
             if name is None:
@@ -203,10 +214,12 @@ class MainWindow(QMainWindow):
 
         tools = menus.addMenu("&Tools")
         self.stations_action = self._action(tools, "&Stations…", self.stations_dialog, None, "Station coordinates and operation dates")
-        self.stations_action.setEnabled(_module_exists("pelage.ui.stations_dialog"))
-        self._action(tools, "&Refresh from the store", self.reload_session, "F5", "Re-read the project (after another program changed it)")
+        self.refresh_action = self._action(tools, "&Refresh from the store", self.reload_session, "F5",
+                                           "Re-read the project (after another program changed it)")
 
         help_menu = menus.addMenu("&Help")
+        self._action(help_menu, "&User guide", self.show_user_guide, "Shift+F1",  # F1 is the review's list of keys
+                     "A season step by step, from memory card to export")
         self._action(help_menu, "&Keyboard shortcuts", self.help_overlay.toggle, None, "F1 or ? in the review view")
         self._action(help_menu, "&About Pelage", self._about)
 
@@ -216,6 +229,17 @@ class MainWindow(QMainWindow):
             action = self.recent_menu.addAction(path)
             action.triggered.connect(lambda _checked=False, p=path: self.open_project_folder(Path(p)))
         self.recent_menu.setEnabled(bool(self.settings.recent_projects))
+        self.welcome.set_recent(self.settings.recent_projects)
+
+    def show_user_guide(self):
+        """Help ▸ User guide: the illustrated guide, beside the window (it may stay open while the user works)."""
+        from pelage.ui.help import UserGuideDialog
+
+        if self.guide is None:
+            self.guide = UserGuideDialog(self)
+        self.guide.show()
+        self.guide.raise_()
+        return self.guide
 
     def _about(self) -> None:
         from pelage import __version__
@@ -226,9 +250,13 @@ class MainWindow(QMainWindow):
     def _update_title(self) -> None:
         self.setWindowTitle(f"{self.project.root.name} — {APP_TITLE}" if self.project else APP_TITLE)
         has_project = self.project is not None
-        self.import_action.setEnabled(has_project)
-        self.identify_action.setEnabled(has_project)
-        self.export_action.setEnabled(has_project)
+        # Without a project there is nothing to review, import into or export: the welcome page says where to start.
+        for action in (self.import_action, self.identify_action, self.export_action, self.refresh_action,
+                       *self.review.actions_by_name.values()):
+            action.setEnabled(has_project)
+        self.stations_action.setEnabled(has_project and _module_exists("pelage.ui.stations_dialog"))
+        self.tabs.setEnabled(has_project)
+        self.pages.setCurrentWidget(self.tabs if has_project else self.welcome)
 
     def show_status(self, message: str) -> None:
         self.statusBar().showMessage(message, 8000)
@@ -255,10 +283,29 @@ class MainWindow(QMainWindow):
             self._ensure_training_panel()
 
     # -- project ---------------------------------------------------------------------------------
-    def new_project_dialog(self) -> None:
-        chosen, _ = QFileDialog.getSaveFileName(self, "New project folder", str(Path.home() / "pelage-project"))
-        if chosen:
-            self.open_project_folder(Path(chosen), create=True)
+    def new_project_dialog(self) -> bool:
+        """Choose (or make, with the dialog's New Folder button) an empty folder and create the project in it."""
+        chosen = QFileDialog.getExistingDirectory(self, "Choose an empty folder for the new project", str(Path.home()))
+        if not chosen:
+            return False
+        return self.open_project_folder(Path(chosen), create=not is_project(Path(chosen)))
+
+    def import_photos(self) -> ImportDialog | None:
+        """The welcome page's Import photos: a project to hold them first when none is open, then the import dialog."""
+        if self.project is None and not self.new_project_dialog():
+            return None
+        return self.import_dialog()
+
+    def reopen_last_project(self) -> bool:
+        """At start: open the project used last; if its folder is gone, stay on the welcome page and say so in one line."""
+        if not self.settings.recent_projects:
+            return False
+        last = Path(self.settings.recent_projects[0])
+        if not is_project(last):
+            self.statusBar().showMessage(f"The last project, {last}, is not there any more "
+                                         "(moved, deleted, or on a drive that is not plugged in).")  # stays until replaced
+            return False
+        return self.open_project_folder(last)
 
     def open_project_dialog(self) -> None:
         chosen = QFileDialog.getExistingDirectory(self, "Open a Pelage project", str(Path.home()))
@@ -272,6 +319,10 @@ class MainWindow(QMainWindow):
         except (ProjectError, SchemaError, OSError) as exc:
             QMessageBox.warning(self, "Cannot open the project", str(exc))
             self.show_status(f"Cannot open {root}: {exc}")
+            return False
+        work = self.running_work() if self.project is not None else []
+        if work and not self.confirm_stop(work, "Open another project?", f"Stop it and open {project.root.name}?"):
+            project.close()
             return False
         self.close_project()
         self.project = project
@@ -287,10 +338,11 @@ class MainWindow(QMainWindow):
         return True
 
     def close_project(self) -> None:
+        self.stop_work()
+        for dialog in self.findChildren(ImportDialog):  # each imports into this project only
+            dialog.close()
+            dialog.deleteLater()
         self._drop_training_panel()
-        if self.task is not None:
-            self.cancel_task()
-            self.task.wait()
         self._set_session(None, "")
         self.queue.stop()  # finish writes in flight before the project's engine goes
         self.queue = self._wire_queue(JobQueue(self))
@@ -422,14 +474,17 @@ class MainWindow(QMainWindow):
     def _task_failed(self, message: str) -> None:
         name = self.task_name
         self._end_task()
-        self.show_status(f"{name.capitalize()} failed: {message}")
-        QMessageBox.warning(self, "Pelage", f"{name.capitalize()} failed: {message}")
+        what = TASK_LABELS.get(name, name)  # the task in words: "Adding the animal you drew failed", not "Add-box failed"
+        self.show_status(f"{what} failed: {message}")
+        QMessageBox.warning(self, "Pelage", f"{what} failed: {message}")
         self.task_finished.emit(name, None)
 
     def _identified(self, summary) -> None:
         failed = f", {len(summary.failed)} failed" if summary.failed else ""
         state = "cancelled" if summary.cancelled else "done"
-        self.show_status(f"Identification {state}: {summary.embedded} animals embedded now, {summary.already} before{failed}.")
+        flanks = summary.flanks
+        guessed = f"; flank guessed for {flanks.guessed}, {flanks.unsure} too unsure" if flanks.guessed or flanks.unsure else ""
+        self.show_status(f"Identification {state}: {summary.embedded} animals embedded now, {summary.already} before{failed}{guessed}.")
         self.reload_session()
 
     # -- boxes drawn by the user ----------------------------------------------------------------
@@ -573,7 +628,51 @@ class MainWindow(QMainWindow):
         self.queue.submit(load, show, lambda message: self.show_status(f"Cannot open the photo: {message}"), "Loading the originals…")
 
     # -- closing ---------------------------------------------------------------------------------
+    def running_work(self) -> list[str]:
+        """The long work running now, in plain words (what Quit has to stop)."""
+        work = [TASK_LABELS.get(self.task_name, self.task_name)] if self.task is not None else []
+        work += ["Importing photos" for dialog in self.findChildren(ImportDialog) if dialog.running]
+        handle = getattr(self.training_panel, "handle", None)
+        if handle is not None and handle.running:
+            work.append("Training a model")
+        return work
+
+    def confirm_stop(self, work: list[str], title: str = "Quit Pelage?", question: str = "Stop it and quit?") -> bool:
+        """Ask before stopping running work (No is the default: nothing is stopped by a stray Enter)."""
+        text = (f"Still running: {', '.join(work).lower()}.\n\n{question} Everything finished so far is kept, "
+                "and the rest can be carried on later.")
+        answer = QMessageBox.question(self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def stop_work(self) -> None:
+        """Cancel every long job at once, then wait for each to reach its safe point. A training or embedding
+        process gets a moment to save its checkpoint and is then ended (the last epoch's checkpoint stays);
+        every worker process is reaped, none is left behind."""
+        dialogs = [dialog for dialog in self.findChildren(ImportDialog) if dialog.running]
+        for dialog in dialogs:
+            dialog.imported.disconnect(self._imported)  # no identification starts behind a closing window
+            dialog.cancel()
+        if self.task is not None:
+            self.task.succeeded.disconnect()
+            self.task.failed.disconnect()
+            self.task.cancel()
+        panel = self.training_panel
+        if panel is not None and hasattr(panel, "shutdown"):
+            panel.shutdown(QUIT_PROCESS_GRACE_S)
+        for dialog in dialogs:
+            dialog.runner.wait()
+        name, stopped = self.task_name, self.task is not None
+        self._end_task()
+        if stopped:
+            self.task_finished.emit(name, None)  # an export dialog waiting on it stops waiting
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        work = self.running_work()
+        if work and not self.confirm_stop(work):
+            event.ignore()
+            return
+        self.stop_work()
         self.close_project()
         self.queue.stop()
         save_settings(self.settings_path, self.settings)

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter, QShortcut
-from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from shiboken6 import isValid
 
 from pelage.ui.cards import AnimalCard
 from pelage.ui.shortcuts import help_rows
 
 
 class HelpOverlay(QWidget):
-    """Every shortcut over a dimmed window; any key or click closes it."""
+    """Every shortcut over a dimmed window; any key or click closes it.
+
+    It takes the keyboard while shown (so the key that closes it does nothing else) and gives it back to the
+    widget that had it: the review's keys only work while the focus is inside the review.
+    """
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
@@ -33,12 +38,15 @@ class HelpOverlay(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.text, 0, Qt.AlignmentFlag.AlignCenter)
         parent.installEventFilter(self)
+        self._focus_before: QWidget | None = None
         self.hide()
 
     def toggle(self) -> None:
         if self.isVisible():
             self.hide()
         else:
+            focused = QApplication.focusWidget()
+            self._focus_before = focused if focused is not None and focused is not self else None
             self.setGeometry(self.parentWidget().rect())
             self.raise_()
             self.show()
@@ -46,8 +54,13 @@ class HelpOverlay(QWidget):
 
     def hideEvent(self, event) -> None:
         super().hideEvent(event)
+        before, self._focus_before = self._focus_before, None
         parent = self.parentWidget()
-        if parent is not None and parent.window().isVisible():
+        if parent is None or not parent.window().isVisible():
+            return
+        if before is not None and isValid(before) and before.isVisible():
+            before.setFocus(Qt.FocusReason.OtherFocusReason)
+        else:
             parent.setFocus()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

@@ -3,18 +3,20 @@
 Every key press is turned into a core call on the review worker (:class:`~pelage.ui.workers.JobQueue`)
 with the ids on screen at the moment of the press, so a fast reviewer never answers about a candidate that
 slid in after the press. The decision is in the store when the job returns; the next proposal follows it
-in the same queue.
+in the same queue. Slots do not move while an anchor is under review (:mod:`pelage.review.slots`): an
+answered candidate stays in its slot, greyed with its verdict, until the anchor is finished.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QImage, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QButtonGroup,
     QCheckBox,
     QGridLayout,
@@ -28,14 +30,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pelage.review.events import ReviewEvent, ReviewEventKind
+from pelage.review.position import load_position, save_position
+from pelage.review.slots import keep_slots
 from pelage.ui.cards import AnimalCard, describe_record
 from pelage.ui.image_view import WHEEL_STEP, ViewSync
 from pelage.ui.images import ViewMode, animal_files, load_views
+from pelage.ui.review_events import ReviewSignals
 from pelage.ui.shortcuts import BY_NAME, MATCH_KEYS, SHORTCUTS
 from pelage.ui.workers import JobQueue
 
 if TYPE_CHECKING:
-    from pelage.review.session import Proposal, ReviewSession
+    from pelage.review.graph import ActiveDecision
+    from pelage.review.session import CandidateView, Proposal, ReviewSession
 
 CANDIDATE_COLUMNS = 3
 
@@ -45,22 +52,72 @@ class LoadedProposal:
     proposal: Proposal | None
     images: dict[int, dict[ViewMode, QImage | None]]
     progress: tuple[int, int]
+    answers: list[ActiveDecision] = field(default_factory=list)  # decided so far about the anchor
+    individual: int = 1  # photos in the anchor's individual
 
 
-def fetch_proposal(session: ReviewSession, anchor_id: int | None = None) -> LoadedProposal:
-    """Next proposal and its images in every view mode (runs on the review worker)."""
+def fetch_proposal(session: ReviewSession, anchor_id: int | None = None, resume: bool = False) -> LoadedProposal:
+    """Next proposal and its images in every view mode (runs on the review worker). With ``resume``, start at the
+    anchor that was on screen when the project was last closed; the anchor shown is remembered for next time."""
+    root = session.project.root
+    if resume and anchor_id is None:
+        session.resume(load_position(root))
     proposal = session.next_proposal(anchor_id)
     images: dict[int, dict[ViewMode, QImage | None]] = {}
+    answers: list[ActiveDecision] = []
+    individual = 1
     if proposal is not None:
+        save_position(root, proposal.anchor.id)
         ids = [proposal.anchor.id, *(c.id for c in proposal.candidates)]
         files = animal_files(session.project, ids)
         images = {i: load_views(files[i]) for i in ids if i in files}
+        answers = session.answers(proposal.anchor.id)
+        individual = len(session.gallery(proposal.anchor.id))
     progress = session.progress()
-    return LoadedProposal(proposal, images, (progress.finished, progress.total))
+    return LoadedProposal(proposal, images, (progress.finished, progress.total), answers, individual)
 
 
 def _score_text(score: float) -> str:
     return f"{score * 100:.0f}%" if score >= 0.01 else "<1%"
+
+
+def candidate_title(slot: int, candidate: CandidateView) -> str:
+    """'[2]  83% same animal · 41 matched keypoints · 1 of 3 photos': the calibrated chance first, in plain words."""
+    keypoints = f"{candidate.inliers} matched keypoints" if candidate.verified else "keypoints not checked"
+    stands_for = f" · 1 of {candidate.photos} photos of one animal" if candidate.photos > 1 else ""
+    return (f"<b>[{slot + 1}]</b> &nbsp; <b>{_score_text(candidate.score)}</b> same animal "
+            f"<span style='color:#9aa0a6'>· {keypoints}{stands_for}</span>")
+
+
+def candidate_tooltip(candidate: CandidateView) -> str:
+    """What each number means, for the reviewer who wants to know."""
+    keypoints = (f"{candidate.inliers} matched keypoints: spots of the coat found in both photos at positions that agree "
+                 "(local features checked with a geometric fit)" if candidate.verified
+                 else "Matched keypoints: not checked (one of the two photos has no cached crop)")
+    lines = [f"Chance that #{candidate.id} is the anchor's animal: {candidate.score:.1%}, calibrated from the two numbers below.",
+             keypoints + ".",
+             f"Appearance similarity (cosine of the identification model's vectors): {candidate.cosine:.3f}."]
+    if candidate.photos > 1:
+        lines.append(f"#{candidate.id} stands for an individual of {candidate.photos} photos already confirmed as one animal: "
+                     "your answer applies to all of them.")
+    return "\n".join(lines)
+
+
+ANSWER_WORDS = {"match": "same animal", "nonmatch": "different animals", "notcomparable": "not comparable"}
+VERDICT_WORDS = {"match": "✓ same as", "nonmatch": "✗ different from", "notcomparable": "≈ not comparable with"}
+
+
+def describe_answers(anchor_id: int, answers: list[ActiveDecision], individual: int) -> str:
+    """The line under the anchor: what was decided about it so far, grouped by verdict, in plain words."""
+    others: dict[str, list[str]] = {}
+    for decision in answers:
+        other = decision.b_id if decision.a_id == anchor_id else decision.a_id
+        others.setdefault(decision.kind.value, []).append(f"#{other}")
+    parts = [f"{VERDICT_WORDS[kind]} {', '.join(ids)}" for kind, ids in others.items() if kind in VERDICT_WORDS]
+    decided = "Decided so far: " + " · ".join(parts) + "." if parts else "Nothing decided about this animal yet."
+    if individual > 1:
+        decided += f" One of {individual} photos of one individual."
+    return decided
 
 
 class ReviewView(QWidget):
@@ -83,12 +140,19 @@ class ReviewView(QWidget):
         self.images: dict[int, dict[ViewMode, QImage | None]] = {}
         self.mode = ViewMode.PHOTO
         self.selected = 0
+        self.slots: list[int | None] = []  # the candidate id in each numbered slot (None: an empty slot)
+        self.shown: dict[int, CandidateView] = {}  # the candidates in the slots, answered ones included
+        self.verdicts: dict[int, str] = {}  # candidate id -> the answer in force on (anchor, candidate)
         self.skipped: set[int] = set()  # candidates passed over on the current anchor (display only)
         self.saving: set[int] = set()
         self.actions_by_name: dict[str, QAction] = {}
         self.sync = ViewSync()
+        self.events = ReviewSignals(self)  # the session's changes as signals, for the other views to follow
+        self.events.event.connect(self._session_changed)
+        self._stale = False  # another view changed the individuals while this one was hidden
         self._build()
         self._build_actions()
+        QApplication.instance().focusChanged.connect(self._focus_moved)
         self.set_session(None, "Open a project to start reviewing (File ▸ Open project).")
 
     # -- layout ----------------------------------------------------------------------------------
@@ -123,6 +187,11 @@ class ReviewView(QWidget):
         self.anchor_card = AnimalCard()
         self.anchor_card.setObjectName("anchorCard")
         self.sync.add(self.anchor_card.pane)
+        self.answers_label = QLabel("")
+        self.answers_label.setObjectName("anchorAnswers")
+        self.answers_label.setWordWrap(True)
+        self.answers_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.anchor_card.layout().addWidget(self.answers_label)
         grid = QGridLayout()
         grid.setSpacing(6)
         grid.addWidget(self.anchor_card, 0, 0)
@@ -231,6 +300,7 @@ class ReviewView(QWidget):
     # -- session ---------------------------------------------------------------------------------
     def set_session(self, session: ReviewSession | None, message: str = "") -> None:
         self.session = session
+        self.events.attach(session)
         self.proposal = None
         self.images = {}
         self._clear_cards(message)
@@ -238,14 +308,16 @@ class ReviewView(QWidget):
             self.same_flank.blockSignals(True)
             self.same_flank.setChecked(session.same_flank)
             self.same_flank.blockSignals(False)
-            self.load()
+            self.load(resume=True)
 
     def _clear_cards(self, message: str) -> None:
         self.message.setText(message)
         self.message.setVisible(bool(message))
         self.heading.setText("")
         self.progress_label.setText("")
+        self.answers_label.setText("")
         self.anchor_card.clear("")
+        self.slots, self.shown, self.verdicts = [], {}, {}
         for card in self.candidate_cards:
             card.clear("")
 
@@ -262,13 +334,37 @@ class ReviewView(QWidget):
         self._refresh_badges()
         self.status_message.emit(f"Error: {message}")
         QMessageBox.warning(self, "Pelage", message)
+        self.take_focus()
 
-    def load(self, anchor_id: int | None = None) -> None:
-        """Ask the worker for the next proposal (or the given anchor's)."""
-        self._submit(lambda session: fetch_proposal(session, anchor_id), self._show, "Finding candidates…")
+    def _session_changed(self, event: ReviewEvent) -> None:
+        if event.kind == ReviewEventKind.INDIVIDUALS_CHANGED and not self.isVisible():
+            self._stale = True  # a merge or split in another tab: the candidates shown may now be one individual
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._stale and self.session is not None:
+            self._stale = False
+            self.load()
+
+    def _focus_moved(self, _old: QWidget | None, new: QWidget | None) -> None:
+        """Focus that lands on a container around the review (the window, its central widget: where Qt puts it
+        when an overlay or a dialog goes) is handed down to the review, so its keys keep working."""
+        if new is not None and new is not self and self.isVisible() and new.isAncestorOf(self):
+            self.take_focus()
+
+    def take_focus(self) -> None:
+        """Give the keyboard back to the review (after a dialog or the shortcut overlay): its keys only work
+        while the focus is in it."""
+        if self.isVisible():
+            self.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def load(self, anchor_id: int | None = None, resume: bool = False) -> None:
+        """Ask the worker for the next proposal (or the given anchor's; with ``resume``, the one on screen last time)."""
+        self._submit(lambda session: fetch_proposal(session, anchor_id, resume), self._show, "Finding candidates…")
 
     def _show(self, loaded: LoadedProposal) -> None:
         previous_anchor = self.proposal.anchor.id if self.proposal else None
+        kept_images = self.images
         self.proposal, self.images = loaded.proposal, loaded.images
         self.saving.clear()
         finished, total = loaded.progress
@@ -280,41 +376,69 @@ class ReviewView(QWidget):
             self.proposal_shown.emit(None)
             return
         proposal = loaded.proposal
-        if proposal.anchor.id != previous_anchor:
-            self.skipped.clear()
-        self.message.setVisible(False)
         anchor = proposal.anchor
+        self.verdicts = {(d.b_id if d.a_id == anchor.id else d.a_id): d.kind.value for d in loaded.answers}
+        fresh = [c.id for c in proposal.candidates]
+        if anchor.id != previous_anchor:  # a new anchor: fresh slots
+            self.skipped.clear()
+            self.slots, self.shown = list(fresh), {}
+        else:  # the same anchor: nothing moves (answered candidates stay, greyed, in their slots)
+            self.slots = keep_slots(self.slots, [c for c in self.slots if c in self.verdicts], fresh, len(self.candidate_cards))
+        kept = [c for c in self.slots if c is not None and c not in fresh]  # answered, no longer proposed: still shown
+        self.shown = {c.id: c for c in proposal.candidates} | {c: self.shown[c] for c in kept if c in self.shown}
+        self.images = {c: kept_images[c] for c in kept if c in kept_images} | self.images
+        self.message.setVisible(False)
         self.heading.setText(f"<b>Anchor #{anchor.id}</b> — which of these is the same animal?")
-        self.anchor_card.show_animal(anchor.id, f"<b>Anchor</b> #{anchor.id}", describe_record(anchor, proposal.anchor_flank),
-                                     self._image(anchor.id))
+        same_anchor = anchor.id == previous_anchor
+        if same_anchor:  # keep its zoom: only what can change (the flank) is rewritten
+            self.anchor_card.info.setText(describe_record(anchor, proposal.anchor_flank))
+        else:
+            self.anchor_card.show_animal(anchor.id, f"<b>Anchor</b> #{anchor.id}", describe_record(anchor, proposal.anchor_flank),
+                                         self._image(anchor.id))
+        self.answers_label.setText(describe_answers(anchor.id, loaded.answers, loaded.individual))
         for index, card in enumerate(self.candidate_cards):
-            if index < len(proposal.candidates):
-                candidate = proposal.candidates[index]
-                verified = f"{candidate.inliers} spots matched" if candidate.verified else "spots not checked"
-                title = (f"<b>[{index + 1}]</b> &nbsp; <b>{_score_text(candidate.score)}</b> "
-                         f"<span style='color:#9aa0a6'>· cosine {candidate.cosine:.2f} · {verified}</span>")
-                card.show_animal(candidate.id, title, describe_record(candidate.record, candidate.flank), self._image(candidate.id))
-                card.setToolTip(f"Calibrated probability that #{candidate.id} is the anchor's animal: {candidate.score:.3f}")
+            candidate = self.slot_candidate(index)
+            if candidate is not None:
+                info = describe_record(candidate.record, candidate.flank)
+                if card.animal_id != candidate.id or not same_anchor:
+                    card.show_animal(candidate.id, candidate_title(index, candidate), info, self._image(candidate.id))
+                else:
+                    card.title.setText(candidate_title(index, candidate))
+                    card.info.setText(info)
+                card.setToolTip(candidate_tooltip(candidate))
             else:
-                card.clear("no more candidates" if index == len(proposal.candidates) else "")
-        if not proposal.candidates:
-            self.message.setText("This anchor has no candidate left to compare with. Press N for the next anchor.")
+                card.clear("no more candidates" if index == len(self.slots) else "")
+                card.setToolTip("")
+        if not self.open_slots():
+            self.message.setText("This anchor has no candidate left to compare with. Press N for the next anchor."
+                                 if not proposal.candidates else "Every candidate shown is answered. Press N for the next anchor.")
             self.message.setVisible(True)
-        self.sync.reset()
-        self.select(self._first_open_slot())
+        if not same_anchor:
+            self.sync.reset()
+        self.select(self._next_open_slot(self.selected if same_anchor else 0))
         self._refresh_badges()
         self.proposal_shown.emit(proposal)
 
     def _image(self, animal_id: int) -> QImage | None:
         return self.images.get(animal_id, {}).get(self.mode)
 
+    def slot_candidate(self, index: int) -> CandidateView | None:
+        """The candidate in slot ``index`` (0-based), answered or not; None for an empty slot."""
+        candidate = self.slots[index] if 0 <= index < len(self.slots) else None
+        return self.shown.get(candidate) if candidate is not None else None
+
+    def open_slots(self) -> list[int]:
+        """Slots holding a candidate without an answer (or a save in flight)."""
+        return [i for i, c in enumerate(self.slots) if c is not None and c not in self.verdicts and c not in self.saving]
+
+    def _next_open_slot(self, start: int) -> int:
+        """The first open slot not skipped from ``start`` on, wrapping round; ``start`` when there is none."""
+        candidates = [i for i in self.open_slots() if self.slots[i] not in self.skipped]
+        after = [i for i in candidates if i >= start]
+        return (after or candidates or [start])[0]
+
     def _first_open_slot(self) -> int:
-        if self.proposal is None:
-            return 0
-        for index, candidate in enumerate(self.proposal.candidates):
-            if candidate.id not in self.skipped:
-                return index
-        return 0
+        return self._next_open_slot(0)
 
     def _refresh_badges(self) -> None:
         for card in self.candidate_cards:
@@ -322,6 +446,8 @@ class ReviewView(QWidget):
                 card.set_decision(None)
             elif card.animal_id in self.saving:
                 card.set_decision("saving")
+            elif card.animal_id in self.verdicts:
+                card.set_decision(self.verdicts[card.animal_id])
             elif card.animal_id in self.skipped:
                 card.set_decision("skipped")
             else:
@@ -330,10 +456,11 @@ class ReviewView(QWidget):
     # -- selection and view ----------------------------------------------------------------------
     @property
     def candidate_ids(self) -> list[int]:
-        return [c.id for c in self.proposal.candidates] if self.proposal else []
+        """The ids in the slots, in slot order (0 for an empty slot)."""
+        return [c or 0 for c in self.slots]
 
     def select(self, index: int) -> None:
-        count = len(self.candidate_ids)
+        count = len(self.slots)
         self.selected = max(0, min(index, count - 1)) if count else 0
         for i, card in enumerate(self.candidate_cards):
             card.set_selected(bool(count) and i == self.selected)
@@ -353,22 +480,30 @@ class ReviewView(QWidget):
     def request_full_resolution(self) -> None:
         if self.proposal is None:
             return
-        ids = self.candidate_ids
-        self.full_resolution_requested.emit(self.proposal.anchor.id, ids[self.selected] if ids else 0)
+        candidate = self.slot_candidate(self.selected)
+        self.full_resolution_requested.emit(self.proposal.anchor.id, candidate.id if candidate is not None else 0)
 
     # -- answers ---------------------------------------------------------------------------------
     def decide_slot(self, index: int, kind: str) -> None:
-        """Answer about candidate ``index`` (0-based) of the proposal on screen now."""
-        if self.proposal is None or not 0 <= index < len(self.proposal.candidates):
+        """Answer about the candidate in slot ``index`` (0-based) as it is on screen now. An answered slot can be
+        answered again with another verdict (the new answer replaces the old one); the same verdict is not re-saved."""
+        candidate = self.slot_candidate(index) if self.proposal is not None else None
+        if candidate is None:
             self.status_message.emit("No candidate there.")
             return
         self.select(index)
-        self._decide([(self.proposal.anchor.id, self.proposal.candidates[index].id)], kind)
+        if candidate.id in self.saving:
+            return
+        if self.verdicts.get(candidate.id) == kind:
+            self.status_message.emit(f"#{candidate.id} is already answered: {ANSWER_WORDS[kind]}. Ctrl+Z undoes it.")
+            return
+        self._decide([(self.proposal.anchor.id, candidate.id)], kind)
 
     def reject_all(self) -> None:
+        """None of the unanswered candidates shown is the anchor's animal."""
         if self.proposal is None:
             return
-        pairs = [(self.proposal.anchor.id, c.id) for c in self.proposal.candidates if c.id not in self.saving]
+        pairs = [(self.proposal.anchor.id, self.slots[i]) for i in self.open_slots()]
         if pairs:
             self._decide(pairs, "nonmatch")
 
@@ -388,25 +523,24 @@ class ReviewView(QWidget):
         self.decisions_changed.emit()
         if decisions:
             last = decisions[-1]
-            what = {"match": "match", "nonmatch": "not a match", "notcomparable": "not comparable"}[last.kind.value]
+            what = ANSWER_WORDS[last.kind.value]
             pairs = ", ".join(f"#{d.a_id}–#{d.b_id}" for d in decisions)
             self.status_message.emit(f"Saved: {pairs} {what}. Ctrl+Z undoes it.")
 
     def skip_candidate(self) -> None:
-        """Pass over the selected candidate for now; after the last one, move to the next anchor."""
-        ids = self.candidate_ids
-        if not ids:
+        """Pass over the selected candidate for now; after the last open one, move to the next anchor."""
+        open_slots = self.open_slots()
+        if not open_slots:
             self.next_anchor()
             return
-        self.skipped.add(ids[self.selected])
+        if self.selected in open_slots:
+            self.skipped.add(self.slots[self.selected])
         self._refresh_badges()
-        remaining = [i for i, candidate in enumerate(ids) if candidate not in self.skipped and i > self.selected]
-        if remaining:
-            self.select(remaining[0])
-        elif all(candidate in self.skipped for candidate in ids):
+        waiting = [i for i in open_slots if self.slots[i] not in self.skipped]
+        if not waiting:
             self.next_anchor()
         else:
-            self.select(self._first_open_slot())
+            self.select(self._next_open_slot(self.selected + 1))
 
     def next_anchor(self) -> None:
         if self.proposal is None:
@@ -435,7 +569,8 @@ class ReviewView(QWidget):
         if decision is None:
             self.status_message.emit(f"Nothing to {verb.lower()[:-1]}.")
         else:
-            self.status_message.emit(f"{verb} {decision.kind.value} #{decision.a_id}–#{decision.b_id}.")
+            what = ANSWER_WORDS.get(decision.kind.value, decision.kind.value)
+            self.status_message.emit(f"{verb} “{what}” on #{decision.a_id}–#{decision.b_id}.")
             self.decisions_changed.emit()
         self._show(loaded)
 
@@ -462,6 +597,7 @@ class ReviewView(QWidget):
             return
         anchor = self.proposal.anchor.id
         reason = ask_unusable_reason(self, anchor)
+        self.take_focus()
         if reason:
             self.mark_unusable(anchor, reason)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import platformdirs
 
 DETECTORS = ("auto", "saliency", "yolo")
-DEVICES = ("cpu", "cuda")
+DEVICES = ("auto", "cpu", "cuda")  # auto: CUDA when torch sees a GPU here, else the CPU
 MAX_RECENT = 8
 
 
@@ -27,7 +27,7 @@ class AppSettings:
     detector_weights: str = ""  # a YOLO detector exported to ONNX; "" = the installed MegaDetector
     confidence: float = 0.2  # YOLO detection threshold
     remove_background: bool = True
-    device: str = "cpu"  # cpu or cuda, for detection and identification
+    device: str = "auto"  # for detection and identification: auto (CUDA when available), cpu or cuda
     model: str = ""  # identification model folder; "" = the bundled model
     same_flank_only: bool = True  # propose only candidates showing the anchor's flank (or an unknown one)
     threads: int = 0  # CPU threads for the models; 0 = all
@@ -87,8 +87,8 @@ def load_settings(path: Path) -> LoadedSettings:
         problems.append(f"setting 'detector' in {path}: {settings.detector!r} is not one of {', '.join(DETECTORS)}; using auto")
         settings.detector = "auto"
     if settings.device not in DEVICES:
-        problems.append(f"setting 'device' in {path}: {settings.device!r} is not one of {', '.join(DEVICES)}; using cpu")
-        settings.device = "cpu"
+        problems.append(f"setting 'device' in {path}: {settings.device!r} is not one of {', '.join(DEVICES)}; using auto")
+        settings.device = "auto"
     return LoadedSettings(settings, problems)
 
 

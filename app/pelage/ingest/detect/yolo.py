@@ -85,7 +85,7 @@ class UltralyticsDetector:
             ) from None
         self.confidence = confidence
         self.image_size = image_size
-        self.device = device
+        self.device = "" if device in ("", "auto") else device  # Ultralytics' own "best here": CUDA when available, else the CPU
         self.name = f"yolo:{weights.stem}"
 
     def detect(self, rgb: np.ndarray) -> list[Box]:
