@@ -161,7 +161,7 @@ def test_cli_refuses_a_job_nobody_could_check_in_one_line_unless_told_to_train_w
     base = ["train", "--project", str(few_root), "--epochs", "1", "--input-size", "96x192", "--frozen-blocks", "5"]
     refused = runner.invoke(cli, base)
     line = refused.output.strip()
-    assert refused.exit_code == 1 and line.startswith("Error: not started"), line
+    assert refused.exit_code == 2 and line.startswith("Error: not started"), line
     assert len(line.splitlines()) == 1, line
     assert "not started" in line and "2 confirmed individuals" in line and "--without-checking" in line and "NOT better" not in line
     assert ev.list_jobs(few_root) == []  # refused before any worker started

@@ -108,7 +108,7 @@ def settle(window, qtbot, timeout: int = 30000) -> None:
 # --- kill target ------------------------------------------------------------------------------------
 
 def _review_until_killed(project: Path, settings_file: Path) -> None:
-    """Open the window on ``project`` and answer candidates from the keyboard forever: match the first,
+    """Open the window on ``project`` and answer candidates from the keyboard forever: match the selected one,
     reject the next, and so on. Each decision is printed (JSON) only once the store holds it."""
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
@@ -129,7 +129,7 @@ def _review_until_killed(project: Path, settings_file: Path) -> None:
     window.review.decision_recorded.connect(on_decision)
     if not window.open_project_folder(project):
         sys.exit(3)
-    keys = [Qt.Key.Key_1, Qt.Key.Key_X, Qt.Key.Key_C]
+    keys = [Qt.Key.Key_Return, Qt.Key.Key_X, Qt.Key.Key_C]  # each on the selected candidate, which moves on to an open one
     presses = 0
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

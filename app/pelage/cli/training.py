@@ -134,16 +134,23 @@ def _run_project_job(options: dict) -> None:
         raise ValueError(result.message)
 
 
+class NotReady(click.ClickException):
+    exit_code = 2  # like every other refusal the user can fix
+
+
 def _refuse_unless_ready(spec) -> None:
-    """One line and a non-zero exit, before any process starts, for a job whose result nobody could check."""
+    """One line and exit 2, before any process starts, for a device this machine lacks (checked first: it is the
+    command line's mistake) or a job whose result nobody could check."""
+    from pelage.reid.devices import resolve_device
     from pelage.training.readiness import project_readiness
 
+    resolve_device(spec.device)
     ready = project_readiness(spec)
     if ready.can_start:
         return
     hint = (" Or add --without-checking to train on all of them, with no comparison."
             if ready.can_start_unchecked and not spec.unchecked else "")
-    raise click.ClickException(f"not started: {ready.explain()}{hint}")
+    raise NotReady(f"not started: {ready.explain()}{hint}")
 
 
 def _train_params() -> list[click.Parameter]:

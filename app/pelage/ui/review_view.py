@@ -510,6 +510,9 @@ class ReviewView(QWidget):
     def _decide(self, pairs: list[tuple[int, int]], kind: str) -> None:
         self.saving.update(candidate for _, candidate in pairs)
         self._refresh_badges()
+        # The next key is for the next open candidate, even before this answer is saved: a fast typist's X X X
+        # answers three candidates, not the first one three times.
+        self.select(self._next_open_slot(self.selected))
 
         def run(session: ReviewSession):
             return [session.decide(anchor, candidate, kind) for anchor, candidate in pairs]
