@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from pelage.cli.main import cli
 from pelage.ingest import DetectorConfig, ImportOptions, build_pipeline, import_survey, run_import
 from pelage.reid.candidates import stored_vectors
+from pelage.reid.feature_store import features_path
 from pelage.store import open_project
 from tests.conftest import fresh_postgres_database
 from tests.test_import import image_rows
@@ -66,6 +67,10 @@ def test_a_cluster_import_and_identify_on_postgres_equal_a_single_machines(tmp_p
     detections = {d[4]: None for row in team_rows for d in row[-1]}
     assert len(team_ids) == len(single_ids) == len(detections)
     np.testing.assert_allclose(team_vectors, single_vectors, atol=1e-4)
+    for crop in detections:  # the workers stored each animal's pattern features where a single machine does, the same ones
+        with np.load(team / "artefacts" / features_path(crop), allow_pickle=False) as mine, \
+             np.load(single / "artefacts" / features_path(crop), allow_pickle=False) as theirs:
+            assert len(mine["sift"]) and all(np.array_equal(mine[k], theirs[k]) for k in theirs.files)
 
 
 def saliency_pipeline(user_home, project):

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 from sqlalchemy import select
 
-from pelage.ingest.artefacts import read_grey, read_rgb
 from pelage.reid.crops import load_model_input
+from pelage.reid.feature_store import load_or_extract
 from pelage.reid.flank_project import FlankSummary, flank_predictor, predict_project_flanks, unguessed_animals
 from pelage.reid.index import CandidateIndex
 from pelage.reid.ranking import SHORTLIST
-from pelage.reid.rerank import extract_features, fuse_scores, match_features
+from pelage.reid.rerank import fuse_scores, match_features
 from pelage.store import Project, transaction
 from pelage.store.schema import Detection, Embedding
 
@@ -97,8 +97,13 @@ def stored_vectors(project: Project, model_id: str) -> tuple[np.ndarray, np.ndar
     return ids, np.stack([np.frombuffer(row[1], dtype="<f4", count=row[2]) for row in rows]).astype(np.float32)
 
 
-def embed_batch(artefacts: Path, embedder: Embedder, rows: Sequence[CropRow]) -> EmbeddedBatch:
-    """Load and embed one batch of crops (here, or on a cluster's worker): a crop that cannot be read is a failure, not an error."""
+def embed_batch(artefacts: Path, embedder: Embedder, rows: Sequence[CropRow], pattern_features: bool = True) -> EmbeddedBatch:
+    """Load and embed one batch of crops (here, or on a cluster's worker): a crop that cannot be read is a failure, not an error.
+
+    With ``pattern_features`` each embedded crop's spot features are also stored beside it
+    (:mod:`pelage.reid.feature_store`), where the crop was read: on a cluster that spreads the extraction (tens of
+    milliseconds a crop) over the workers instead of queueing it on the recording side, and a task run twice
+    rewrites the same file."""
     ids, crops, failed = [], [], []
     for detection_id, crop, mask, edge in rows:
         try:
@@ -106,7 +111,16 @@ def embed_batch(artefacts: Path, embedder: Embedder, rows: Sequence[CropRow]) ->
             ids.append(detection_id)
         except (OSError, ValueError) as exc:
             failed.append((detection_id, str(exc)))
-    return ids, embedder.embed(crops) if crops else np.zeros((0, 0), np.float32), failed
+    vectors = embedder.embed(crops) if crops else np.zeros((0, 0), np.float32)
+    if pattern_features:
+        embedded = set(ids)
+        for detection_id, crop, mask, _edge in rows:
+            if detection_id in embedded:
+                try:
+                    load_or_extract(artefacts, crop, mask)
+                except (OSError, ValueError):
+                    pass  # review extracts (and stores) them when it first needs them
+    return ids, vectors, failed
 
 
 def _embedded_batches(project: Project, embedder: Embedder, todo: list[CropRow], batch_size: int,
@@ -218,7 +232,7 @@ def sync_index(project: Project, model_id: str, ids: np.ndarray, vectors: np.nda
 
 
 def _features(project: Project, detection: Detection):
-    return extract_features(read_rgb(project.artefacts / detection.crop_path), read_grey(project.artefacts / detection.mask_path))
+    return load_or_extract(project.artefacts, detection.crop_path, detection.mask_path)[0]
 
 
 def propose_candidates(project: Project, embedder: Embedder, anchor_id: int, k: int = TOP_K, shortlist: int = SHORTLIST,

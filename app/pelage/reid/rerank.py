@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -50,6 +50,10 @@ class LocalFeatures:
     angles: np.ndarray  # N float32, degrees
     descriptors: np.ndarray  # N×128 float32, RootSIFT (unit L2 norm)
     image_size: tuple[int, int] = (0, 0)  # (width, height) the keypoints refer to
+    # The SIFT histograms RootSIFT was computed from, as uint8 (OpenCV's values are whole numbers up to 255): a
+    # quarter of the descriptors' bytes, and root_sift() of them gives the descriptors back exactly; what
+    # pelage.reid.feature_store keeps on disk. None when not known (features read back, or built by hand).
+    sift: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.keypoints)
@@ -105,12 +109,14 @@ def extract_features(rgb: np.ndarray, mask: np.ndarray, max_side: int = WORKING_
     if descriptors is None or not keypoints:
         return LocalFeatures.empty(image_size)
     keypoints, descriptors = keypoints[:max_keypoints], descriptors[:max_keypoints]  # SIFT may keep a few extra on ties
+    histograms = np.clip(np.rint(descriptors), 0, 255).astype(np.uint8)
     return LocalFeatures(
         keypoints=np.array([kp.pt for kp in keypoints], dtype=np.float32).reshape(-1, 2),
         sizes=np.array([kp.size for kp in keypoints], dtype=np.float32),
         angles=np.array([kp.angle for kp in keypoints], dtype=np.float32),
         descriptors=root_sift(descriptors),
         image_size=image_size,
+        sift=histograms if np.array_equal(histograms, descriptors) else None,
     )
 
 

@@ -1,10 +1,12 @@
 """Calibrated P(same animal) for the pairs a reviewer is shown: embedding cosine fused with verified spot matches.
 
-Pattern verification (SIFT + RANSAC, see :mod:`pelage.reid.rerank`) costs tens of milliseconds per crop, so
-features (a bounded LRU: about half a megabyte each) and inlier counts (per unordered pair: the matching is
-symmetric) are cached, and the pairs a reviewer will probably see next are computed ahead on one background
-thread. An animal without a readable crop (vectors imported from elsewhere, a deleted cache) is not an
-error: its pairs score on the embedding alone, with zero verified spots.
+Pattern verification (SIFT + RANSAC, see :mod:`pelage.reid.rerank`) needs each crop's features, which cost tens
+of milliseconds to extract, so they are read from the project (:mod:`pelage.reid.feature_store`: written at
+identify time, or here, once, for an animal identified before that existed), kept in a bounded LRU (about half a
+megabyte each), and inlier counts (per unordered pair: the matching is symmetric) are cached; the pairs a reviewer
+will probably see next are computed ahead on one background thread. An animal without a readable crop (vectors
+imported from elsewhere, a deleted cache) is not an error: its pairs score on the embedding alone, with zero
+verified spots.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pelage.ingest.artefacts import read_grey, read_rgb
-from pelage.reid.rerank import FusionCalibration, LocalFeatures, extract_features, fuse_scores, match_features
+from pelage.reid.feature_store import load_or_extract
+from pelage.reid.rerank import FusionCalibration, LocalFeatures, fuse_scores, match_features
 
 FEATURE_CACHE_SIZE = 256
 
@@ -41,6 +43,7 @@ class PatternScorer:
         self._pending: dict[tuple[int, int], Future] = {}
         self._lock = threading.Lock()
         self._worker: ThreadPoolExecutor | None = None
+        self.extracted = 0  # crops whose features had to be extracted (none stored, or stale): 0 on an identified project
 
     def features(self, animal_id: int) -> LocalFeatures | None:
         """The animal's spot features, or None when it has no readable crop."""
@@ -49,15 +52,14 @@ class PatternScorer:
                 self._features.move_to_end(animal_id)
                 return self._features[animal_id]
         crop, mask = self.crops.get(animal_id, (None, None))
-        found = None
+        found, extracted = None, False
         if crop:
             try:
-                rgb = read_rgb(self.artefacts / crop)
-                grey = read_grey(self.artefacts / mask) if mask else np.full(rgb.shape[:2], 255, np.uint8)
-                found = extract_features(rgb, grey)
+                found, extracted = load_or_extract(self.artefacts, crop, mask)
             except (OSError, ValueError):
                 found = None  # unreadable cache: score on the embedding alone
         with self._lock:
+            self.extracted += extracted
             self._features[animal_id] = found
             while len(self._features) > self._feature_cache_size:
                 self._features.popitem(last=False)
