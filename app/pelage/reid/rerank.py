@@ -148,7 +148,9 @@ def mutual_matches(a: np.ndarray, b: np.ndarray, ratio: float = LOWE_RATIO) -> n
         return np.zeros((0, 2), np.int64)
     similarity = a @ b.T
     best_ab, first_ab, second_ab = _best_two(similarity)
-    best_ba, first_ba, second_ba = _best_two(similarity.T)
+    # Row reductions over a contiguous copy: about half the time of reducing the transposed view (the review's
+    # shortlist is a hundred of these a new anchor), with the same values.
+    best_ba, first_ba, second_ba = _best_two(np.ascontiguousarray(similarity.T))
     rows = np.arange(len(a))
     mutual = best_ba[best_ab] == rows
     passes_ab = _distance(first_ab) < ratio * _distance(second_ab)
