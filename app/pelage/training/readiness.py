@@ -70,7 +70,8 @@ def _count(n: int, noun: str) -> str:
 def readiness_of(samples: Sequence[Sample], spec: ev.TrainingSpec, trained_on: Collection[int] = ()) -> Readiness:
     """The readiness of ``spec`` on ``samples`` (the confirmed photos), split exactly as the job would split them."""
     individuals = {s.individual for s in samples}
-    touched = {s.individual for s in samples if s.detection_id in set(trained_on)}
+    trained = set(trained_on)
+    touched = {s.individual for s in samples if s.detection_id in trained}
     checkable = len(scorable(samples) - touched)
     if spec.kind == ev.UNSUPERVISED:
         held = checkable
@@ -82,8 +83,19 @@ def readiness_of(samples: Sequence[Sample], spec: ev.TrainingSpec, trained_on: C
     return Readiness(spec.kind, len(individuals), len(samples), checkable, held, spec.unchecked)
 
 
-def project_readiness(spec: ev.TrainingSpec) -> Readiness:
-    """:func:`readiness_of` the project ``spec`` names, with the photos its start model's family trained on left out."""
+@dataclass(frozen=True)
+class ConfirmedPhotos:
+    """What readiness is computed from, read once from the project: the window's form changes only the split."""
+
+    samples: tuple[Sample, ...]
+    trained_on: frozenset[int]  # detections the start model's family trained on (never held out)
+
+    def readiness(self, spec: ev.TrainingSpec) -> Readiness:
+        return readiness_of(self.samples, spec, self.trained_on)
+
+
+def read_confirmed(spec: ev.TrainingSpec) -> ConfirmedPhotos:
+    """The confirmed photos of the project ``spec`` names, and those its start model's family trained on."""
     from pelage.store import open_project
     from pelage.training.dataset import confirmed_samples
     from pelage.training.registry import active_entry, lineage
@@ -91,10 +103,15 @@ def project_readiness(spec: ev.TrainingSpec) -> Readiness:
     with open_project(spec.project_root) as project:
         with project.sessions() as session:
             parent = spec.parent or active_entry(session).id
-            trained_on = {int(i) for entry in lineage(session, parent)
-                          for i in ((entry.data or {}).get("train", {}) or {}).get("detections", [])}
-        samples = confirmed_samples(project, spec.min_images)
-    return readiness_of(samples, spec, trained_on)
+            trained_on = frozenset(int(i) for entry in lineage(session, parent)
+                                   for i in ((entry.data or {}).get("train", {}) or {}).get("detections", []))
+        samples = tuple(confirmed_samples(project, spec.min_images))
+    return ConfirmedPhotos(samples, trained_on)
+
+
+def project_readiness(spec: ev.TrainingSpec) -> Readiness:
+    """:func:`readiness_of` the project ``spec`` names, with the photos its start model's family trained on left out."""
+    return read_confirmed(spec).readiness(spec)
 
 
 def verdict(metrics: dict) -> str:

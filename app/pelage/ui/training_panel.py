@@ -43,7 +43,7 @@ from pelage.training import events as ev
 from pelage.training.progress import JobProgress
 
 if TYPE_CHECKING:
-    from pelage.training.readiness import Readiness
+    from pelage.training.readiness import ConfirmedPhotos, Readiness
     from pelage.training.registry import ModelEntry
 
 FIGURES = (("map", "mAP"), ("rank1", "rank-1"), ("rank5", "rank-5"))
@@ -151,6 +151,7 @@ class TrainingPanel(QWidget):
         self.handle = None  # the running worker (training or adoption)
         self.finished_model: str | None = None
         self.readiness: Readiness | None = None
+        self._confirmed: tuple[tuple, ConfirmedPhotos] | None = None  # (what was asked for, what the project held)
         self.pausing = False  # Pause pressed, the worker has not yet stopped
         self.job_progress = JobProgress()
         self._kind = ev.FINETUNE  # of the job running or last run
@@ -169,7 +170,7 @@ class TrainingPanel(QWidget):
         self.readiness_label.setWordWrap(True)
 
         self.start_model = QComboBox()
-        self.start_model.currentIndexChanged.connect(lambda _: self.refresh_readiness())
+        self.start_model.currentIndexChanged.connect(lambda _: self.refresh_readiness(reread=True))
         self.use_button = QPushButton("Use this model")
         self.use_button.setToolTip("Describe every animal with the selected model and review with it (the current one stays in the list).")
         self.use_button.clicked.connect(lambda: self._embed(self.start_model.currentData()))
@@ -313,16 +314,23 @@ class TrainingPanel(QWidget):
             if entry.active:
                 self.start_model.setCurrentIndex(self.start_model.count() - 1)
         self.start_model.blockSignals(False)
-        self.refresh_readiness()
+        self.refresh_readiness(reread=True)
 
-    def refresh_readiness(self) -> None:
-        """Say whether the job the form describes can start and be checked, and roughly how long it takes."""
+    def refresh_readiness(self, reread: bool = False) -> None:
+        """Say whether the job the form describes can start and be checked, and roughly how long it takes.
+
+        The project is read again only with ``reread`` (the tab shown, the models or the start model changed) or when
+        the form asks for other photos; the form's other fields only change the split, computed here from what was read."""
         if self.handle is not None:
             return
-        from pelage.training.readiness import project_readiness
+        from pelage.training.readiness import read_confirmed
 
+        spec = self.spec()
+        key = (spec.parent, spec.min_images)
         try:
-            self.readiness = project_readiness(self.spec())
+            if reread or self._confirmed is None or self._confirmed[0] != key:
+                self._confirmed = (key, read_confirmed(spec))
+            self.readiness = self._confirmed[1].readiness(spec)
         except ValueError as exc:  # a start model the registry no longer has, a project that cannot be read
             self.readiness = None
             self.readiness_label.setText(str(exc))
@@ -463,7 +471,7 @@ class TrainingPanel(QWidget):
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         """Matches confirmed in Review since the last visit change what training can do."""
         super().showEvent(event)
-        self.refresh_readiness()
+        self.refresh_readiness(reread=True)
 
     # --- events ---------------------------------------------------------------------------------------
     def _poll(self) -> None:
