@@ -25,6 +25,7 @@ from pelage.reid.crops import load_model_input
 from pelage.reid.feature_store import load_or_extract
 from pelage.reid.flank_project import FlankSummary, flank_predictor, predict_project_flanks, unguessed_animals
 from pelage.reid.index import CandidateIndex
+from pelage.reid.nearest import best_in_other_photos, nearest_path, unit_rows
 from pelage.reid.ranking import SHORTLIST
 from pelage.reid.rerank import fuse_scores, match_features
 from pelage.store import Project, transaction
@@ -177,8 +178,21 @@ def embed_project(project: Project, embedder: Embedder, batch_size: int = 16, pr
         summary.flanks = _guess_flanks(project, embedder, batch_size, progress, should_stop, offset=len(todo))
         summary.cancelled = summary.flanks.cancelled
     # An animal embedded again (its box was redrawn) may still have its old vector in the index: replace it.
-    summary.indexed = update_index(project, embedder.model_id, refreshed=embedded).size
+    ids, vectors = stored_vectors(project, embedder.model_id)
+    summary.indexed = sync_index(project, embedder.model_id, ids, vectors, refreshed=embedded).size
+    if not summary.cancelled:
+        update_nearest(project, embedder.model_id, ids, vectors)
     return summary
+
+
+def update_nearest(project: Project, model_id: str, ids: np.ndarray, vectors: np.ndarray) -> int:
+    """Bring the review queue's stored bounds (:mod:`pelage.reid.nearest`) up to date for new and changed vectors, here
+    rather than when a reviewer opens the project; returns how many animals were computed afresh."""
+    with project.sessions() as session:
+        image_of = dict(session.execute(select(Detection.id, Detection.image_id).where(Detection.label == "animal")).all())
+    known = np.array([int(i) in image_of for i in ids], bool)
+    return best_in_other_photos(nearest_path(index_path(project, model_id)), ids[known],
+                                unit_rows(vectors[known]) if known.any() else vectors[known], image_of)[1]
 
 
 def _guess_flanks(project: Project, embedder: Embedder, batch_size: int, progress: Callable[[int, int], None] | None,

@@ -87,6 +87,9 @@ class DecisionGraph:
     def __init__(self) -> None:
         self.matches = nx.Graph()
         self._decided: dict[tuple[int, int], ActiveDecision] = {}
+        # The decided pairs each animal is in: what excluded_for, blocked and decisions_of read, so their cost follows
+        # the animals involved instead of every decision of the season.
+        self._pairs_of: dict[int, set[tuple[int, int]]] = {}
         self._component_of: dict[int, frozenset[int]] | None = None
 
     @classmethod
@@ -103,14 +106,22 @@ class DecisionGraph:
     def add(self, decision: ActiveDecision) -> None:
         """Apply one decision, replacing any earlier decision on the same pair."""
         self.remove_pair(decision.a_id, decision.b_id)
-        self._decided[_pair(decision.a_id, decision.b_id)] = decision
+        pair = _pair(decision.a_id, decision.b_id)
+        self._decided[pair] = decision
+        for animal in pair:
+            self._pairs_of.setdefault(animal, set()).add(pair)
         if decision.kind == DecisionKind.MATCH:
             self.matches.add_edge(decision.a_id, decision.b_id, decision_id=decision.id)
         self._component_of = None
 
     def remove_pair(self, a: int, b: int) -> ActiveDecision | None:
         """Forget the decision on a pair (a retraction); returns what it was."""
-        old = self._decided.pop(_pair(a, b), None)
+        pair = _pair(a, b)
+        old = self._decided.pop(pair, None)
+        for animal in pair if old is not None else ():
+            self._pairs_of[animal].discard(pair)
+            if not self._pairs_of[animal]:
+                del self._pairs_of[animal]
         if old is not None and old.kind == DecisionKind.MATCH:
             self.matches.remove_edge(a, b)
             for node in (a, b):
@@ -121,6 +132,11 @@ class DecisionGraph:
 
     def decisions(self) -> list[ActiveDecision]:
         return sorted(self._decided.values(), key=lambda decision: decision.id)
+
+    def decisions_of(self, animals: Iterable[int]) -> list[ActiveDecision]:
+        """The decisions in force on pairs with any of these animals, oldest first."""
+        pairs = set().union(*(self._pairs_of.get(animal, ()) for animal in animals))
+        return sorted((self._decided[pair] for pair in pairs), key=lambda decision: decision.id)
 
     def decision(self, a: int, b: int) -> ActiveDecision | None:
         return self._decided.get(_pair(a, b))
@@ -150,14 +166,14 @@ class DecisionGraph:
         left, right = self.component(a), self.component(b)
         return any(decision.kind == DecisionKind.NONMATCH
                    and ((decision.a_id in left and decision.b_id in right) or (decision.a_id in right and decision.b_id in left))
-                   for decision in self._decided.values())
+                   for decision in self.decisions_of(left))
 
     def excluded_for(self, anchor: int) -> set[int]:
         """Animals never to propose for ``anchor``: its own individual, individuals rejected against it, and
         animals it already has any decision with."""
         own = self.component(anchor)
         excluded = set(own)
-        for decision in self._decided.values():
+        for decision in self.decisions_of(own):
             a_in, b_in = decision.a_id in own, decision.b_id in own
             if a_in == b_in:
                 continue

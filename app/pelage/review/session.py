@@ -52,8 +52,9 @@ import networkx as nx
 import numpy as np
 from sqlalchemy import select
 
-from pelage.reid.candidates import stored_vectors, sync_index
+from pelage.reid.candidates import index_path, stored_vectors, sync_index
 from pelage.reid.index import Candidate, CandidateIndex
+from pelage.reid.nearest import best_in_other_photos, nearest_path, unit_rows
 from pelage.reid.ranking import SHORTLIST
 from pelage.review import actions
 from pelage.review.events import ReviewEvent, ReviewEventKind, ReviewEvents
@@ -68,7 +69,6 @@ from pelage.store.queries import AnimalRecord, list_animals
 from pelage.store.schema import DecisionKind, Detection, Flank, Survey
 
 TOP_K = 5
-BOUND_BATCH = 1024  # anchors per matrix product when the session computes every anchor's best cosine
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ class ReviewSession:
         ids, vectors = stored_vectors(self.project, self.model.model_id)
         self.index: CandidateIndex = sync_index(self.project, self.model.model_id, ids, vectors)
         keep = np.isin(ids, np.fromiter(self._records, np.int64, len(self._records)))
-        self._ids, self._vectors = ids[keep], _unit(vectors[keep]) if len(ids) else vectors
+        self._ids, self._vectors = ids[keep], unit_rows(vectors[keep]) if len(ids) else vectors
         self._row = {int(animal): row for row, animal in enumerate(self._ids)}
         self._flank_sets()
         self._count_answers()
@@ -158,18 +158,13 @@ class ReviewSession:
         self._matched = {decision.a_id for decision in decisions if decision.kind == DecisionKind.MATCH}
 
     def _static_bounds(self) -> dict[int, float]:
-        """Each anchor's best cosine to an animal in another photo, decisions and flanks ignored: an upper
-        bound on its priority that stays valid whatever is decided. One pass of blocked matrix products:
-        about 2 s for 10,000 animals of 512-d on two cores (quadratic: past ~50,000 this wants an approximate pass)."""
-        same_photo = [[self._row[other] for other in self._photo[self._image_of[int(animal)]] if other in self._row] for animal in self._ids]
-        bounds = {}
-        for start in range(0, len(self._ids), BOUND_BATCH):
-            similarity = self._vectors[start:start + BOUND_BATCH] @ self._vectors.T
-            for offset, rows in enumerate(same_photo[start:start + BOUND_BATCH]):
-                similarity[offset, rows] = -np.inf  # the anchor itself and the other animals of its photo
-            best = similarity.max(axis=1) if similarity.shape[1] else np.full(len(similarity), -np.inf)
-            bounds.update(zip(self._ids[start:start + BOUND_BATCH].tolist(), best.tolist(), strict=True))
-        return {anchor: (bound if np.isfinite(bound) else NO_CANDIDATE) for anchor, bound in bounds.items()}
+        """Each anchor's best cosine to an animal in another photo, decisions and flanks ignored: an upper bound on its
+        priority that stays valid whatever is decided. Kept in the project and updated only for new or changed vectors
+        (:mod:`pelage.reid.nearest`), so opening a session is linear in the animals, not quadratic."""
+        best, _ = best_in_other_photos(nearest_path(index_path(self.project, self.model.model_id)), self._ids, self._vectors,
+                                       self._image_of)
+        return {anchor: (bound if np.isfinite(bound) else NO_CANDIDATE) for anchor, bound in zip(self._ids.tolist(), best.tolist(),
+                                                                                               strict=True)}
 
     # --- candidates ----------------------------------------------------------------------------------
 
@@ -451,7 +446,7 @@ class ReviewSession:
     def answers(self, animal_id: int) -> list[ActiveDecision]:
         """The decisions in force on pairs with this animal, oldest first: what was decided about it so far."""
         with self._lock:
-            return [d for d in self.graph.decisions() if animal_id in (d.a_id, d.b_id)]
+            return self.graph.decisions_of([animal_id])
 
     # --- individuals and records ---------------------------------------------------------------------
 
@@ -517,7 +512,3 @@ class ReviewSession:
     def __exit__(self, *exc) -> None:
         self.close()
 
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
