@@ -1,4 +1,4 @@
-"""A real project store filled with synthetic animals: images, detections and embeddings, no crops.
+"""A real project store filled with synthetic animals: images, detections and embeddings (crops on request).
 
 Each individual has a random unit centre; its photos are the centre plus noise, so the embedding ranks
 photos of one animal together roughly as a trained model would. Used by the review tests (hypothesis runs
@@ -75,3 +75,46 @@ def build_synthetic_project(root: Path, animals: int, dim: int = 64, per_individ
             {"detection_id": i, "model_id": MODEL_ID, "dim": dim, "vector": vector.astype("<f4").tobytes()}
             for i, vector in zip(ids, vectors, strict=True)])
     return SyntheticProject(project, ids, {i: int(who) for i, who in zip(ids, identity, strict=True)})
+
+
+def attach_pattern_crops(synthetic: SyntheticProject, pool: int, seed: int = 0, progress=None) -> int:
+    """Give every animal a crop, a mask and stored pattern features, so review runs its real pattern checks.
+
+    ``pool`` distinct crops are drawn as the season generator draws its animals (:mod:`pelage.season`), four views
+    of each of ``pool // 4`` coats; an individual's photos show one coat (so true matches have verified spots),
+    and animals share the pool's files round-robin (a pool larger than the review's feature cache keeps its disk
+    reads honest). Returns how many crops were drawn."""
+    from PIL import Image as PILImage
+    from sqlalchemy import update
+
+    from pelage.reid.feature_store import load_or_extract
+    from pelage.season import SeasonSpec, Shot, _Scenes, draw_shot
+
+    coats = max(1, pool // 4)
+    spec = SeasonSpec(images=2, individuals=coats, seed=seed)
+    scenes = _Scenes(spec)
+    artefacts = synthetic.project.artefacts
+    (artefacts / "pool").mkdir(parents=True, exist_ok=True)
+    files = []
+    for entry in range(coats * 4):
+        shot = Shot("", "animal", "S", "A", datetime(2024, 6, 1, 12), index=entry, individual=entry // 4, facing_right=False)
+        image, box = draw_shot(spec, scenes, shot)
+        x0, y0, x1, y1 = box
+        crop, mask = f"pool/{entry:05d}_crop.jpg", f"pool/{entry:05d}_mask.png"
+        PILImage.fromarray(image[y0:y1, x0:x1]).save(artefacts / crop, quality=90)
+        PILImage.fromarray(np.full((y1 - y0, x1 - x0), 255, np.uint8)).save(artefacts / mask)
+        load_or_extract(artefacts, crop, mask)
+        files.append((crop, mask))
+        if progress is not None:
+            progress(entry + 1, coats * 4)
+    seen: dict[int, int] = {}
+    rows = []
+    for animal in synthetic.animal_ids:
+        who = synthetic.identity[animal]
+        view = seen.get(who, 0)
+        seen[who] = view + 1
+        crop, mask = files[(who % coats) * 4 + view % 4]
+        rows.append({"id": animal, "crop_path": crop, "mask_path": mask})
+    with transaction(synthetic.project.sessions) as session:
+        session.execute(update(Detection), rows)
+    return len(files)

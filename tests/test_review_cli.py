@@ -158,3 +158,51 @@ def test_missing_crops_fall_back_to_the_embedding_and_prefetch_fills_the_cache(d
         assert not lost.verified and lost.inliers == 0 and 0 < lost.score < 1
         assert all(c.verified for c in again.candidates if c.id != first)
         assert session.scorer.features(first) is None
+
+
+def test_while_the_reviewer_looks_the_next_anchors_shortlist_is_verified_ahead(demo_project, tmp_path):
+    """The answer that finishes an anchor is followed by a proposal whose pattern checks were all done in the background."""
+    import shutil
+
+    project_dir = tmp_path / "project"
+    shutil.copytree(demo_project, project_dir)
+    with open_project(project_dir) as project, ReviewSession(project, k=3, shortlist=6) as session:
+        first = session.next_proposal()
+        session._planner.submit(lambda: None).result()  # the look-ahead is planned…
+        assert session.scorer.wait_idle(timeout=120)  # …and verified, as it would be while a person looks
+        known = set(session.scorer._inliers)
+        session.decide(first.anchor.id, first.candidates[0].id, "match")  # a match finishes the anchor
+        following = session.next_proposal()
+        assert following is not None and following.anchor.id != first.anchor.id
+        shortlisted = {tuple(sorted((following.anchor.id, hit.id))) for hit in session._shortlist(following.anchor.id)}
+        assert shortlisted and shortlisted <= known  # nothing was verified while the reviewer waited
+        assert all(c.verified for c in following.candidates)
+
+
+def test_looking_past_the_current_anchor_leaves_it_queued():
+    from pelage.review.queue import AnchorQueue
+
+    queue = AnchorQueue({1: 0.9, 2: 0.8, 3: 0.7})
+    exact = {1: 0.9, 2: 0.5, 3: 0.7}.__getitem__
+    assert queue.best(exact, passing={1}) == 3  # 2's exact priority fell below 3's bound
+    assert queue.best(exact) == 1  # the anchor looked past is still first
+
+
+def test_a_proposal_goes_ahead_of_queued_look_ahead_work_and_gets_the_same_scores(demo_project, tmp_path):
+    import shutil
+    import threading
+
+    project_dir = tmp_path / "project"
+    shutil.copytree(demo_project, project_dir)
+    with open_project(project_dir) as project, ReviewSession(project, k=3, shortlist=6) as session:
+        animals = sorted(session._row)
+        anchor, others = animals[0], animals[1:]
+        session.scorer.prefetch([(a, b) for a in animals[5:] for b in animals[5:] if a < b])  # plenty queued, not needed now
+        result: list = []
+        worker = threading.Thread(target=lambda: result.append(session.scorer.score(anchor, [(i, 0.5) for i in others])), daemon=True)
+        worker.start()
+        worker.join(timeout=120)
+        assert result, "scoring waited forever behind the look-ahead work"
+        assert session.scorer.wait_idle(timeout=120)
+        fresh = {i: session.scorer._compute(anchor, i) for i in others}
+        assert {i: inliers for i, _p, _c, inliers, _v in result[0]} == {i: count or 0 for i, count in fresh.items()}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 NO_CANDIDATE = -math.inf
 
@@ -51,37 +51,41 @@ class AnchorQueue:
     def discard(self, anchor: int) -> None:
         self._bound.pop(anchor, None)  # its heap entry goes stale and is dropped when it surfaces
 
-    def best(self, priority: Callable[[int], float], wanted: Callable[[int], bool] = lambda anchor: True) -> int | None:
+    def best(self, priority: Callable[[int], float], wanted: Callable[[int], bool] = lambda anchor: True,
+             passing: Collection[int] = ()) -> int | None:
         """The anchor with the highest exact priority among those ``wanted`` (it stays queued), or None.
 
         ``priority`` gives an anchor's exact priority now (:data:`NO_CANDIDATE` when nothing is left to
         propose: the anchor leaves the queue); anchors not ``wanted`` (finished ones) leave the queue too.
+        Anchors in ``passing`` are passed over but stay queued as they are (to look past the current anchor).
         """
         exact: set[int] = set()
-        while self._heap:
-            key, anchor = self._heap[0]
-            if self._bound.get(anchor) != -key:
-                heapq.heappop(self._heap)  # stale entry
-                continue
-            if anchor in exact:
-                return anchor
-            if not wanted(anchor):
-                heapq.heappop(self._heap)
-                del self._bound[anchor]
-                continue
-            value = priority(anchor)
-            if value == NO_CANDIDATE:
-                heapq.heappop(self._heap)
-                del self._bound[anchor]
-                continue
-            value = min(value, -key)  # never above the bound: float noise must not reorder equal cosines
-            exact.add(anchor)
-            self._bound[anchor] = value
-            heapq.heapreplace(self._heap, (-value, anchor))
-        return None
-
-    def peek(self) -> int | None:
-        """The current top by bound, without evaluating it (a guess at what comes next, for prefetching)."""
-        while self._heap and self._bound.get(self._heap[0][1]) != -self._heap[0][0]:
-            heapq.heappop(self._heap)
-        return self._heap[0][1] if self._heap else None
+        set_aside: list[tuple[float, int]] = []
+        try:
+            while self._heap:
+                key, anchor = self._heap[0]
+                if self._bound.get(anchor) != -key:
+                    heapq.heappop(self._heap)  # stale entry
+                    continue
+                if anchor in passing:
+                    set_aside.append(heapq.heappop(self._heap))
+                    continue
+                if anchor in exact:
+                    return anchor
+                if not wanted(anchor):
+                    heapq.heappop(self._heap)
+                    del self._bound[anchor]
+                    continue
+                value = priority(anchor)
+                if value == NO_CANDIDATE:
+                    heapq.heappop(self._heap)
+                    del self._bound[anchor]
+                    continue
+                value = min(value, -key)  # never above the bound: float noise must not reorder equal cosines
+                exact.add(anchor)
+                self._bound[anchor] = value
+                heapq.heapreplace(self._heap, (-value, anchor))
+            return None
+        finally:
+            for entry in set_aside:
+                heapq.heappush(self._heap, entry)

@@ -3,18 +3,21 @@
 Pattern verification (SIFT + RANSAC, see :mod:`pelage.reid.rerank`) needs each crop's features, which cost tens
 of milliseconds to extract, so they are read from the project (:mod:`pelage.reid.feature_store`: written at
 identify time, or here, once, for an animal identified before that existed), kept in a bounded LRU (about half a
-megabyte each), and inlier counts (per unordered pair: the matching is symmetric) are cached; the pairs a reviewer
-will probably see next are computed ahead on one background thread. An animal without a readable crop (vectors
+megabyte each), and inlier counts (per unordered pair: the matching is symmetric) are cached. Pairs are verified on
+a small pool of threads (one per core: OpenCV and NumPy release the GIL), both the pairs a proposal needs now and
+those the reviewer will probably see next, computed ahead while they look; a proposal's own pairs go first, and
+look-ahead work not yet started is dropped when a proposal needs something else. An animal without a readable crop (vectors
 imported from elsewhere, a deleted cache) is not an error: its pairs score on the embedding alone, with zero
 verified spots.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +26,7 @@ from pelage.reid.feature_store import load_or_extract
 from pelage.reid.rerank import FusionCalibration, LocalFeatures, fuse_scores, match_features
 
 FEATURE_CACHE_SIZE = 256
+VERIFY_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
 def _pair(a: int, b: int) -> tuple[int, int]:
@@ -30,7 +34,7 @@ def _pair(a: int, b: int) -> tuple[int, int]:
 
 
 class PatternScorer:
-    """Scores (anchor, candidate) pairs; thread-safe, with a one-thread prefetcher that :meth:`close` stops."""
+    """Scores (anchor, candidate) pairs; thread-safe, with a pool of verifying threads that :meth:`close` stops."""
 
     def __init__(self, artefacts: Path, crops: Mapping[int, tuple[str | None, str | None]], calibration: FusionCalibration,
                  feature_cache_size: int = FEATURE_CACHE_SIZE) -> None:
@@ -41,8 +45,8 @@ class PatternScorer:
         self._feature_cache_size = feature_cache_size
         self._inliers: dict[tuple[int, int], int | None] = {}
         self._pending: dict[tuple[int, int], Future] = {}
-        self._lock = threading.Lock()
-        self._worker: ThreadPoolExecutor | None = None
+        self._lock = threading.RLock()
+        self._pool: ThreadPoolExecutor | None = None
         self.extracted = 0  # crops whose features had to be extracted (none stored, or stale): 0 on an identified project
 
     def features(self, animal_id: int) -> LocalFeatures | None:
@@ -92,11 +96,14 @@ class PatternScorer:
     def score(self, anchor: int, candidates: Iterable[tuple[int, float]]) -> list[tuple[int, float, float, int, bool]]:
         """(id, P(same), cosine, inliers, verified) for each (id, cosine), best first (ties keep the cosine order).
 
-        ``verified`` says whether pattern matching ran; when it could not, inliers count as 0."""
+        ``verified`` says whether pattern matching ran; when it could not, inliers count as 0. The pairs not yet
+        known are verified on the pool, ahead of any look-ahead work."""
         candidates = list(candidates)
         if not candidates:
             return []
-        verify = self.has_crop(anchor)
+        verify = self.has_crop(anchor) and self.features(anchor) is not None  # read once here, not by every thread at once
+        needed = [_pair(anchor, c) for c, _ in candidates if verify and self.has_crop(c)]
+        self._submit(needed, first=True)
         found = [self.inliers(anchor, c) if verify and self.has_crop(c) else None for c, _ in candidates]
         inliers = np.array([count or 0 for count in found], np.float64)
         cosine = np.array([cosine for _, cosine in candidates], np.float64)
@@ -106,21 +113,32 @@ class PatternScorer:
 
     def prefetch(self, pairs: Iterable[tuple[int, int]]) -> None:
         """Compute these pairs' inliers in the background (pairs without crops, or already known, are skipped)."""
-        todo = []
+        self._submit([_pair(a, b) for a, b in pairs if self.has_crop(a) and self.has_crop(b)], first=False)
+
+    def _submit(self, keys: list[tuple[int, int]], first: bool) -> None:
+        """Queue the unknown pairs on the pool; with ``first``, drop queued look-ahead work that is not among them, so
+        these are verified now (dropped pairs are planned again after the proposal)."""
         with self._lock:
-            for a, b in pairs:
-                key = _pair(a, b)
-                if key in self._inliers or key in self._pending or not (self.has_crop(a) and self.has_crop(b)):
-                    continue
-                todo.append(key)
+            if first:
+                wanted = set(keys)
+                for key, future in list(self._pending.items()):
+                    if key not in wanted:
+                        future.cancel()  # its done-callback forgets it (on this thread, hence the re-entrant lock)
+            todo = [key for key in dict.fromkeys(keys) if key not in self._inliers and key not in self._pending]
             if not todo:
                 return
-            if self._worker is None:
-                self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pelage-prefetch")
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=VERIFY_THREADS, thread_name_prefix="pelage-verify")
             for key in todo:
-                future = self._worker.submit(self._compute, *key)
+                future = self._pool.submit(self._compute, *key)
                 self._pending[key] = future
                 future.add_done_callback(lambda _done, key=key: self._forget(key))
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until the pairs queued now are verified (for tests and benches); True when they all are."""
+        with self._lock:
+            pending = list(self._pending.values())
+        return not wait(pending, timeout=timeout).not_done
 
     def _forget(self, key: tuple[int, int]) -> None:
         with self._lock:
@@ -134,8 +152,8 @@ class PatternScorer:
                 del self._inliers[key]
 
     def close(self) -> None:
-        """Stop the prefetcher, dropping work not yet started."""
+        """Stop the verifying threads, dropping work not yet started."""
         with self._lock:
-            worker, self._worker = self._worker, None
-        if worker is not None:
-            worker.shutdown(wait=True, cancel_futures=True)
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -44,6 +44,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -69,6 +70,7 @@ from pelage.store.queries import AnimalRecord, list_animals
 from pelage.store.schema import DecisionKind, Detection, Flank, Survey
 
 TOP_K = 5
+LOOK_AHEAD_ANCHORS = 2  # anchors whose shortlists are verified while the reviewer looks at the current one
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ class ReviewSession:
         self._lock = threading.RLock()
         self._skipped: list[int] = []
         self.scorer: PatternScorer | None = None
+        self._planner: ThreadPoolExecutor | None = None  # plans look-ahead verification without holding up a proposal
         self.events = ReviewEvents()
         self._load()
 
@@ -250,7 +253,9 @@ class ReviewSession:
             candidates.append(CandidateView(i, score, cosine, inliers, verified, self._records[i], self._flank.get(i), photos))
             if len(candidates) == self.k:
                 break
-        self._prefetch(anchor)
+        if self._planner is None:
+            self._planner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pelage-plan")
+        self._planner.submit(self._plan_ahead, anchor)
         return Proposal(self._records[anchor], self._flank.get(anchor), tuple(candidates))
 
     def _shortlist(self, anchor: int) -> list[Candidate]:
@@ -264,16 +269,29 @@ class ReviewSession:
                 return hits
             n *= 4
 
-    def _prefetch(self, anchor: int) -> None:
-        """Verify in the background what is probably shown next: the candidates that slide in after an
-        answer, and the next anchor's shortlist."""
-        if not self.scorer.has_crop(anchor):
-            return
-        pairs = [(anchor, hit.id) for hit in self._search(anchor, self.shortlist + self.k)[self.shortlist:]]
-        upcoming = self.queue.peek()
-        if upcoming is not None and upcoming != anchor and upcoming in self._row:
-            pairs += [(upcoming, hit.id) for hit in self._search(upcoming, self.shortlist)]
-        self.scorer.prefetch(pairs)
+    def _plan_ahead(self, anchor: int) -> None:
+        """(On the planner thread, after a proposal.) Verify in the background what is probably shown next while the
+        reviewer looks: the candidates that slide in after an answer, and the shortlist of the anchor that comes after
+        this one once it is finished."""
+        with self._lock:
+            if self._current != anchor or self.scorer is None:
+                return  # the reviewer has already moved on
+            pairs = []
+            if self.scorer.has_crop(anchor):
+                pairs += [(anchor, hit.id) for hit in self._search(anchor, self.shortlist + self.k)[self.shortlist:]]
+            # The next anchor depends on the answers still to come: the anchor right after this one is often one of its
+            # candidates (a mutual best pair has one priority), which an answer on the pair demotes; so the two best
+            # anchors after this one are verified, the likelier first.
+            skipped = set(self._skipped)
+            passing = {anchor}
+            for _ in range(LOOK_AHEAD_ANCHORS):
+                upcoming = self.queue.best(self._priority, lambda a: not self.finished(a) and a not in skipped, passing=passing)
+                if upcoming is None:
+                    break
+                passing.add(upcoming)
+                if self.scorer.has_crop(upcoming):
+                    pairs += [(upcoming, hit.id) for hit in self._shortlist(upcoming)]
+            self.scorer.prefetch(pairs)
 
     # --- decisions -----------------------------------------------------------------------------------
 
@@ -503,6 +521,9 @@ class ReviewSession:
             return ReviewProgress(sum(1 for animal in self._row if self.finished(animal)), len(self._row))
 
     def close(self) -> None:
+        planner, self._planner = self._planner, None
+        if planner is not None:
+            planner.shutdown(wait=True, cancel_futures=True)
         if self.scorer is not None:
             self.scorer.close()
 
