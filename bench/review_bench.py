@@ -67,6 +67,65 @@ def summary(times_s: list[float]) -> dict:
     return {"median_ms": round(float(np.median(ms)), 2), "p95_ms": round(float(np.percentile(ms, 95)), 2), "max_ms": round(float(ms.max()), 2)}
 
 
+def timed_review(synthetic, model_id: str, k: int, steps: int, think_ms: float) -> dict:
+    """One reviewer session: open it, answer ``steps`` proposals truthfully (every 25th step an undo), time each wait."""
+    project = synthetic.project
+    started = time.perf_counter()
+    session = ReviewSession(project, model_id, k=k)
+    start_s = time.perf_counter() - started
+    started = time.perf_counter()
+    proposal = session.next_proposal()
+    first_s = time.perf_counter() - started
+
+    decide_t, propose_t, total_t, undo_t, matches, verified = [], [], [], [], 0, 0
+    for step in range(steps):
+        if proposal is None:
+            break
+        if step and step % 25 == 0:
+            started = time.perf_counter()
+            session.undo()
+            proposal = session.next_proposal()
+            undo_t.append(time.perf_counter() - started)
+            continue
+        if think_ms:
+            time.sleep(think_ms / 1000)  # the reviewer looks; the look-ahead verification works meanwhile
+        candidate = proposal.candidates[0]
+        same = synthetic.identity[candidate.id] == synthetic.identity[proposal.anchor.id]
+        matches += same
+        started = time.perf_counter()
+        session.decide(proposal.anchor.id, candidate.id, "match" if same else "nonmatch")
+        decided = time.perf_counter()
+        proposal = session.next_proposal()
+        done = time.perf_counter()
+        verified += sum(view.verified for view in (proposal.candidates if proposal else ()))
+        decide_t.append(decided - started)
+        propose_t.append(done - decided)
+        total_t.append(done - started)
+    progress = session.progress()
+    session.close()
+    total = summary(total_t)
+    return {
+        "think_ms": think_ms, "session_start_s": round(start_s, 2), "first_proposal_ms": round(1000 * first_s, 2),
+        "timed_decisions": len(total_t), "decide": summary(decide_t), "next_proposal": summary(propose_t),
+        "decision_to_next_proposal": total, "undo_to_next_proposal": summary(undo_t) if undo_t else None,
+        "matches_found": int(matches), "anchors_finished": progress.finished, "verified_shown": verified,
+        "within_budget": bool(total["median_ms"] < MEDIAN_BUDGET_MS and total["p95_ms"] < P95_BUDGET_MS),
+    }
+
+
+def report(run: dict) -> None:
+    print(f"  reviewer looks {run['think_ms']:.0f} ms before answering: session start {run['session_start_s']:.2f} s; "
+          f"first proposal {run['first_proposal_ms']:.1f} ms")
+    for label, key in (("decision (committed)", "decide"), ("next proposal", "next_proposal"),
+                       ("decision -> next shown", "decision_to_next_proposal"), ("undo -> next shown", "undo_to_next_proposal")):
+        figures = run[key]
+        if figures:
+            print(f"    {label:<24} median {figures['median_ms']:7.2f} ms   p95 {figures['p95_ms']:7.2f} ms   max {figures['max_ms']:7.2f} ms")
+    print(f"    {run['timed_decisions']} decisions ({run['matches_found']} matches, {run['verified_shown']} shown candidates "
+          f"pattern-checked); budget {MEDIAN_BUDGET_MS:.0f} ms median / {P95_BUDGET_MS:.0f} ms p95: "
+          f"{'met' if run['within_budget'] else 'MISSED'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--animals", type=int, default=10_000)
@@ -76,7 +135,8 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--crops", type=int, default=0, help="distinct pattern crops to draw (0: no crops, embedding scores only)")
-    parser.add_argument("--think-ms", type=float, default=0.0, help="the reviewer's look at each proposal before answering (not timed)")
+    parser.add_argument("--think-ms", type=float, nargs="+", default=[0.0],
+                        help="the reviewer's look at each proposal before answering (not timed); several: one session each, same project")
     parser.add_argument("--db", default=None, help="SQLAlchemy URL of an empty server database (default: SQLite in a temporary folder)")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
@@ -94,39 +154,7 @@ def main() -> None:
         update_nearest(project, synthetic.model_id, *stored_vectors(project, synthetic.model_id))
         bounds_s = time.perf_counter() - started
 
-        started = time.perf_counter()
-        session = ReviewSession(project, synthetic.model_id, k=args.k)
-        start_s = time.perf_counter() - started
-        started = time.perf_counter()
-        proposal = session.next_proposal()
-        first_s = time.perf_counter() - started
-
-        decide_t, propose_t, total_t, undo_t, matches, verified = [], [], [], [], 0, 0
-        for step in range(args.steps):
-            if proposal is None:
-                break
-            if step and step % 25 == 0:
-                started = time.perf_counter()
-                session.undo()
-                proposal = session.next_proposal()
-                undo_t.append(time.perf_counter() - started)
-                continue
-            if args.think_ms:
-                time.sleep(args.think_ms / 1000)  # the reviewer looks; the prefetcher works meanwhile
-            candidate = proposal.candidates[0]
-            same = synthetic.identity[candidate.id] == synthetic.identity[proposal.anchor.id]
-            matches += same
-            started = time.perf_counter()
-            session.decide(proposal.anchor.id, candidate.id, "match" if same else "nonmatch")
-            decided = time.perf_counter()
-            proposal = session.next_proposal()
-            done = time.perf_counter()
-            verified += sum(view.verified for view in (proposal.candidates if proposal else ()))
-            decide_t.append(decided - started)
-            propose_t.append(done - decided)
-            total_t.append(done - started)
-        progress = session.progress()
-        session.close()
+        runs = [timed_review(synthetic, synthetic.model_id, args.k, args.steps, think) for think in args.think_ms]
 
         started = time.perf_counter()
         with ReviewSession(project, synthetic.model_id, k=args.k) as cold:
@@ -134,30 +162,17 @@ def main() -> None:
         cold_s = time.perf_counter() - started
         project.close()
 
-    total = summary(total_t)
-    result = {
-        "animals": args.animals, "dim": args.dim, "history_decisions": args.history, "timed_decisions": len(total_t), "k": args.k,
-        "build_s": round(build_s, 2), "identify_bounds_s": round(bounds_s, 2),
-        "session_start_s": round(start_s, 2), "first_proposal_ms": round(1000 * first_s, 2),
-        "cold_propose_s": round(cold_s, 2), "decide": summary(decide_t), "next_proposal": summary(propose_t),
-        "decision_to_next_proposal": total, "undo_to_next_proposal": summary(undo_t) if undo_t else None,
-        "matches_found": int(matches), "anchors_finished": progress.finished, "crops": crops, "think_ms": args.think_ms,
-        "verified_shown": verified, "budget_ms": {"median": MEDIAN_BUDGET_MS, "p95": P95_BUDGET_MS},
-        "within_budget": bool(total["median_ms"] < MEDIAN_BUDGET_MS and total["p95_ms"] < P95_BUDGET_MS),
-        "database": "sqlite" if args.db is None else args.db.split(":", 1)[0],
-    }
-    print(f"Review latency on {args.animals:,} embedded animals ({args.dim}-d), {args.history:,} earlier decisions, {result['database']}, "
-          f"{f'{crops:,} pattern crops' if crops else 'no crops'}, reviewer looks {args.think_ms:.0f} ms before answering")
-    print(f"  project built in {build_s:.1f} s; queue bounds stored (identify's share) in {bounds_s:.1f} s")
-    print(f"  session start {start_s:.2f} s; first proposal {1000 * first_s:.1f} ms; cold start + proposal {cold_s:.2f} s")
-    for label, key in (("decision (committed)", "decide"), ("next proposal", "next_proposal"),
-                       ("decision -> next shown", "decision_to_next_proposal"), ("undo -> next shown", "undo_to_next_proposal")):
-        figures = result[key]
-        if figures:
-            print(f"  {label:<24} median {figures['median_ms']:7.2f} ms   p95 {figures['p95_ms']:7.2f} ms   max {figures['max_ms']:7.2f} ms")
-    print(f"  {len(total_t)} decisions ({matches} matches, {verified} shown candidates pattern-checked); budget {MEDIAN_BUDGET_MS:.0f} ms "
-          f"median / {P95_BUDGET_MS:.0f} ms p95: {'met' if result['within_budget'] else 'MISSED'}")
-    print_json("review_bench", result)
+    database = "sqlite" if args.db is None else args.db.split(":", 1)[0]
+    print(f"Review latency on {args.animals:,} embedded animals ({args.dim}-d), {args.history:,} earlier decisions, {database}, "
+          f"{f'{crops:,} pattern crops' if crops else 'no crops'}")
+    print(f"  project built in {build_s:.1f} s; queue bounds stored (identify's share) in {bounds_s:.1f} s; "
+          f"cold start + proposal {cold_s:.2f} s")
+    for run in runs:
+        report(run)
+    print_json("review_bench", {"animals": args.animals, "dim": args.dim, "history_decisions": args.history, "k": args.k, "crops": crops,
+                                "database": database, "build_s": round(build_s, 2), "identify_bounds_s": round(bounds_s, 2),
+                                "cold_propose_s": round(cold_s, 2), "budget_ms": {"median": MEDIAN_BUDGET_MS, "p95": P95_BUDGET_MS},
+                                "runs": runs})
 
 
 if __name__ == "__main__":

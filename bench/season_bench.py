@@ -9,7 +9,8 @@ memory, and the store's size after it. With several sizes (`--images 1000 10000`
 to 100,000 and 1,000,000 frames from the measured per-item costs and how they grew between the two largest sizes
 (a stage whose cost per item grows is extrapolated with that growth, never assumed flat).
 
-    python bench/season_bench.py --images 1000 10000 [--workdir DIR] [--review-steps 200]
+    python bench/season_bench.py --images 1000 10000 [--workdir DIR] [--review-steps 200] [--think-ms 0]
+    python bench/season_bench.py --review PROJECT SURVEY [--review-steps 200] [--think-ms 1500]   # the review stage alone
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def run_measured(argv: list[str]) -> tuple[float, float, str]:
     return wall, usage.ru_maxrss / 1024, out
 
 
-def one_season(images: int, workdir: Path, review_steps: int, seed: int) -> list[StageResult]:
+def one_season(images: int, workdir: Path, review_steps: int, seed: int, think_ms: float) -> list[StageResult]:
     """Every stage on a fresh season of ``images`` frames, in a new folder of its own under ``workdir``."""
     run = Path(tempfile.mkdtemp(prefix=f"season-{images}-", dir=workdir))
     survey, project, out = run / "survey", run / "project", run / "export"
@@ -88,8 +89,8 @@ def one_season(images: int, workdir: Path, review_steps: int, seed: int) -> list
     animals = summary["detections"]
     stage("identify", [*PELAGE, "identify", str(project)], animals, "animal")
     stage("propose", [*PELAGE, "propose", str(project), "--json"], 1, "cold start")
-    review = stage("review", [sys.executable, __file__, "--review", str(project), str(survey), "--review-steps", str(review_steps)],
-                   review_steps, "decision", report=False)
+    review = stage("review", [sys.executable, __file__, "--review", str(project), str(survey), "--review-steps", str(review_steps),
+                              "--think-ms", str(think_ms)], review_steps, "decision", report=False)
     reviewed = results[-1]
     reviewed.extra.update(json.loads(review.strip().splitlines()[-1]))
     # Per decision: what the reviewer waits for (decision → next proposal), not the child's start and model load.
@@ -100,8 +101,9 @@ def one_season(images: int, workdir: Path, review_steps: int, seed: int) -> list
     return results
 
 
-def scripted_review(project_dir: Path, survey: Path, steps: int) -> None:
-    """The reviewer: answer each proposal's candidates from the ground truth, timing decision → next proposal."""
+def scripted_review(project_dir: Path, survey: Path, steps: int, think_ms: float = 0.0) -> None:
+    """The reviewer: answer each proposal's candidates from the ground truth, timing decision → next proposal; looking
+    ``think_ms`` at each proposal first (untimed: the look-ahead verification works meanwhile; 0 is the worst case)."""
     import numpy as np
 
     from pelage.review.session import ReviewSession
@@ -116,6 +118,7 @@ def scripted_review(project_dir: Path, survey: Path, steps: int) -> None:
             opened = time.perf_counter() - started
             proposal = session.next_proposal()
             while proposal is not None and len(latencies) < steps and proposal.candidates:
+                time.sleep(think_ms / 1000)
                 who = truth.get(proposal.anchor.image)
                 candidate = proposal.candidates[0]
                 same = who is not None and truth.get(candidate.record.image) == who
@@ -125,7 +128,7 @@ def scripted_review(project_dir: Path, survey: Path, steps: int) -> None:
                 proposal = session.next_proposal()
                 latencies.append(time.perf_counter() - started)
     ms = 1000 * np.asarray(latencies or [0.0])
-    print(json.dumps({"session_open_s": round(opened, 2), "decisions": len(latencies), "matches": matches,
+    print(json.dumps({"session_open_s": round(opened, 2), "think_ms": think_ms, "decisions": len(latencies), "matches": matches,
                       "next_proposal_median_ms": round(float(np.median(ms)), 1),
                       "next_proposal_p95_ms": round(float(np.percentile(ms, 95)), 1)}))
 
@@ -159,17 +162,18 @@ def main() -> None:
                         help="Keep the seasons and projects in new folders under DIR (default: a temporary folder, removed after)")
     parser.add_argument("--review-steps", type=int, default=200)
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--review", nargs=2, type=Path, metavar=("PROJECT", "SURVEY"), help=argparse.SUPPRESS)
+    parser.add_argument("--think-ms", type=float, default=0.0, help="how long the scripted reviewer looks at each proposal (untimed)")
+    parser.add_argument("--review", nargs=2, type=Path, metavar=("PROJECT", "SURVEY"), help="only the review stage, on an identified season")
     args = parser.parse_args()
     if args.review:
-        scripted_review(*args.review, args.review_steps)
+        scripted_review(*args.review, args.review_steps, args.think_ms)
         return
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="pelage-season-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     results = {}
     try:
         for images in sorted(args.images):
-            results[images] = one_season(images, workdir, args.review_steps, args.seed)
+            results[images] = one_season(images, workdir, args.review_steps, args.seed, args.think_ms)
         for row in project(results):
             print_json("projection", row)
     finally:
