@@ -18,7 +18,7 @@ from pelage.reid import rerank
 from pelage.reid.candidates import embed_project
 from pelage.reid.feature_store import extract_crop_features, features_path, load_features, load_or_extract
 from pelage.reid.rerank import DEFAULT_CALIBRATION, LocalFeatures, match_features
-from pelage.review.scoring import PatternScorer
+from pelage.reid.scoring import PatternScorer
 from pelage.review.session import ReviewSession
 from pelage.store import open_project
 from pelage.store.schema import Detection

@@ -26,8 +26,8 @@ from pelage.reid.feature_store import load_or_extract
 from pelage.reid.flank_project import FlankSummary, flank_predictor, predict_project_flanks, unguessed_animals
 from pelage.reid.index import CandidateIndex
 from pelage.reid.nearest import best_in_other_photos, nearest_path, unit_rows
-from pelage.reid.ranking import SHORTLIST
-from pelage.reid.rerank import fuse_scores, match_features
+from pelage.reid.ranking import SHORTLIST, TOP_K
+from pelage.reid.scoring import PatternScorer
 from pelage.store import Project, transaction
 from pelage.store.schema import Detection, Embedding
 
@@ -35,7 +35,6 @@ if TYPE_CHECKING:  # torch loads only where a model runs: review and the CLI rea
     from pelage.reid.embed import Embedder
 
 INDEX_FOLDER = "index"
-TOP_K = 5
 
 CropRow = tuple[int, str, "str | None", "str | None"]  # detection id and its cached crop, mask and edge files
 EmbeddedBatch = tuple[list[int], np.ndarray, list[tuple[int, str]]]  # ids embedded, their vectors, (id, why) of failures
@@ -245,13 +244,10 @@ def sync_index(project: Project, model_id: str, ids: np.ndarray, vectors: np.nda
     return index
 
 
-def _features(project: Project, detection: Detection):
-    return load_or_extract(project.artefacts, detection.crop_path, detection.mask_path)[0]
-
-
 def propose_candidates(project: Project, embedder: Embedder, anchor_id: int, k: int = TOP_K, shortlist: int = SHORTLIST,
                        exclude: Collection[int] = (), allowed: Collection[int] | None = None) -> list[ScoredCandidate]:
-    """The ``k`` most likely other photos of the anchor's animal, best first.
+    """The ``k`` most likely other photos of the anchor's animal, best first: the index's shortlist, verified and fused
+    by :class:`pelage.reid.scoring.PatternScorer`, the scorer the review uses.
 
     The anchor's own photo (every detection in it) and ``exclude`` (pairs already decided, say) are
     never proposed; ``allowed`` restricts candidates (same flank, say).
@@ -267,10 +263,10 @@ def propose_candidates(project: Project, embedder: Embedder, anchor_id: int, k: 
         hits = index.search(vectors[where], k=shortlist, exclude=same_photo | set(exclude), allowed=allowed)[0]
         if not hits:
             return []
-        by_id = {d.id: d for d in _animals(session, [hit.id for hit in hits] + [anchor_id])}
-        anchor_features = _features(project, by_id[anchor_id])
-        inliers = np.array([match_features(anchor_features, _features(project, by_id[hit.id])).inliers for hit in hits], np.float64)
-    cosine = np.array([hit.score for hit in hits], np.float64)
-    scores = fuse_scores(cosine, inliers, embedder.bundle.calibration)
-    order = np.argsort(-scores, kind="stable")[:k]
-    return [ScoredCandidate(hits[i].id, float(scores[i]), float(cosine[i]), int(inliers[i])) for i in order]
+        crops = {d.id: (d.crop_path, d.mask_path) for d in _animals(session, [hit.id for hit in hits] + [anchor_id])}
+    scorer = PatternScorer(project.artefacts, crops, embedder.bundle.calibration)
+    try:
+        scored = scorer.score(anchor_id, ((hit.id, hit.score) for hit in hits))
+    finally:
+        scorer.close()
+    return [ScoredCandidate(i, score, cosine, inliers) for i, score, cosine, inliers, _verified in scored[:k]]

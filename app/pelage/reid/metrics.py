@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-TOP_K = 5
+from pelage.reid.ranking import TOP_K  # what the review shows is what rank-5 and DT5AP score
+
 # Joins identity and view into one key; a control character cannot occur in a folder or CSV name.
 ENTITY_SEPARATOR = "\x1f"
 

@@ -18,6 +18,8 @@ from pelage.reid.rerank import DEFAULT_CALIBRATION, FusionCalibration, LocalFeat
 # embedding's own rank-5 is under 0.5 on held-out nyala, so a short list hides true matches the pattern
 # would confirm: 20 gave fused mAP 0.38, 100 gave 0.48 (bench/reid_bench.py).
 SHORTLIST = 100
+# Candidates a reviewer is shown per anchor (the top-5 of the product brief); the metrics' rank-5 and DT5AP measure it.
+TOP_K = 5
 
 
 def cosine_similarity(embeddings: np.ndarray) -> np.ndarray:

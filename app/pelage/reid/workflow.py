@@ -22,7 +22,7 @@ from pelage.reid.embed import embed_with
 from pelage.reid.metrics import LabelRow, ReidScores, evaluate_similarity, identity_split
 from pelage.reid.nets import EmbeddingNet, ModelConfig
 from pelage.reid.ranking import SHORTLIST, all_pairs, cosine_similarity, fused_similarity, shortlist_pairs, verified_inliers
-from pelage.reid.rerank import FusionCalibration, LocalFeatures, extract_features, fit_calibration
+from pelage.reid.rerank import MAX_KEYPOINTS, FusionCalibration, LocalFeatures, extract_features, fit_calibration
 from pelage.reid.train import LabelledCrop, Recipe, train_embedding, write_training_record
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -83,11 +83,12 @@ def cached_folder(cache: Path, relpaths: Sequence[str]) -> PreparedFolder:
                           [CropFailure(path, "not in the crop cache") for path in missing])
 
 
-def local_features(folder: PreparedFolder, progress: Progress = _quiet) -> list[LocalFeatures]:
-    """RootSIFT features of every crop inside its mask."""
+def local_features(folder: PreparedFolder, progress: Progress = _quiet, max_keypoints: int = MAX_KEYPOINTS) -> list[LocalFeatures]:
+    """RootSIFT features of every crop inside its mask (the ``max_keypoints`` strongest)."""
     features = []
     for done, record in enumerate(folder.records, 1):
-        features.append(extract_features(read_rgb(folder.cache / record.crop), read_grey(folder.cache / record.mask)))
+        features.append(extract_features(read_rgb(folder.cache / record.crop), read_grey(folder.cache / record.mask),
+                                         max_keypoints=max_keypoints))
         progress("features", done, len(folder.records))
     return features
 

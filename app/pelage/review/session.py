@@ -56,20 +56,19 @@ from sqlalchemy import select
 from pelage.reid.candidates import index_path, stored_vectors, sync_index
 from pelage.reid.index import Candidate, CandidateIndex
 from pelage.reid.nearest import best_in_other_photos, nearest_path, unit_rows
-from pelage.reid.ranking import SHORTLIST
+from pelage.reid.ranking import SHORTLIST, TOP_K
+from pelage.reid.scoring import PatternScorer
 from pelage.review import actions
 from pelage.review.events import ReviewEvent, ReviewEventKind, ReviewEvents
 from pelage.review.graph import ActiveDecision, Conflict, DecisionGraph
 from pelage.review.individuals import rename_individual
 from pelage.review.model import ReviewModel, resolve_review_model
 from pelage.review.queue import NO_CANDIDATE, AnchorQueue
-from pelage.review.scoring import PatternScorer
 from pelage.review.summary import IndividualSummary, summarise_individuals
 from pelage.store import Project, transaction
 from pelage.store.queries import AnimalRecord, list_animals
 from pelage.store.schema import DecisionKind, Detection, Flank, Survey
 
-TOP_K = 5
 LOOK_AHEAD_ANCHORS = 2  # anchors whose shortlists are verified while the reviewer looks at the current one
 
 
