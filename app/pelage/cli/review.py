@@ -195,5 +195,38 @@ def conflicts_command(project_dir: Path, as_json: bool) -> None:
         click.echo(f"animals {c.a_id} and {c.b_id}: not a match (decision {c.decision_id}) but in one individual of {len(c.component)} photos")
 
 
+@click.command("calibrate")
+@project_argument
+@click.option("--model", "model_name", default=None, help="Model folder, bundled name or model id (default: the project's).")
+@click.option("--check-only", is_flag=True, help="Report how well the scores fit the decisions; keep nothing.")
+@click.option("--json", "as_json", is_flag=True)
+def calibrate_command(project_dir: Path, model_name: str | None, check_only: bool, as_json: bool) -> None:
+    """Refit the "% same animal" scores from this project's confirmed matches and rejections (10 of each at least),
+    checked by cross-validation against the model's own; review then shows the project's scores."""
+    from pelage.reid.calibration import MIN_EACH
+    from pelage.review.calibration import calibrate_project
+    from pelage.review.model import resolve_review_model
+    from pelage.store import open_project
+
+    with open_project(project_dir) as project:
+        model = resolve_review_model(project, model_name, project_calibration=False)
+        result = calibrate_project(project, model.model_id, model.calibration, save=not check_only)
+    if as_json:
+        _echo_json({"model_id": result.model_id, "matches": result.matches, "rejections": result.rejections,
+                    "calibration": result.fitted.to_dict() if result.fitted else None, "check": result.check.as_dict() if result.check else None,
+                    "saved": str(result.path) if result.path else None})
+        return
+    decisions = f"{result.matches} confirmed matches and {result.rejections} rejections"
+    if result.check is None:
+        click.echo(f"Not enough decisions to refit the scores yet: {decisions}; it needs {MIN_EACH} of each. Review goes on with "
+                   "the model's own scores.")
+        return
+    check = result.check
+    click.echo(f"From {decisions} (model {result.model_id}), checked on decisions each fit did not see (5-fold cross-validation):")
+    click.echo(f"  calibration error {check.ece:.3f} (model's own scores: {check.prior_ece:.3f}; 0 = \"80 %\" comes true 4 times in 5)")
+    click.echo(f"  a true match scores above a non-match {100 * check.auc:.1f} % of the time (model's own: {100 * check.prior_auc:.1f} %)")
+    click.echo(f"Saved to {result.path}: review now shows this project's scores." if result.path else "Nothing saved (--check-only).")
+
+
 COMMANDS = [propose_command, decide_command, undo_command, redo_command, individuals_command, rename_command, flank_command,
-            unusable_command, restore_command, conflicts_command]
+            unusable_command, restore_command, conflicts_command, calibrate_command]

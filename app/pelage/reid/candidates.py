@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 from sqlalchemy import select
 
+from pelage.reid.calibration import saved_calibration
 from pelage.reid.crops import load_model_input
 from pelage.reid.feature_store import load_or_extract
 from pelage.reid.flank_project import FlankSummary, flank_predictor, predict_project_flanks, unguessed_animals
@@ -264,7 +265,8 @@ def propose_candidates(project: Project, embedder: Embedder, anchor_id: int, k: 
         if not hits:
             return []
         crops = {d.id: (d.crop_path, d.mask_path) for d in _animals(session, [hit.id for hit in hits] + [anchor_id])}
-    scorer = PatternScorer(project.artefacts, crops, embedder.bundle.calibration)
+    calibration = saved_calibration(project.root, embedder.model_id) or embedder.bundle.calibration  # the project's refit first
+    scorer = PatternScorer(project.artefacts, crops, calibration)
     try:
         scored = scorer.score(anchor_id, ((hit.id, hit.score) for hit in hits))
     finally:

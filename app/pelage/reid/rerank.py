@@ -220,22 +220,29 @@ def fuse_scores(cosine: np.ndarray, inliers: np.ndarray, calibration: FusionCali
     return _sigmoid(_design(cosine, inliers) @ weights)
 
 
-def fit_calibration(cosine: np.ndarray, inliers: np.ndarray, same: np.ndarray, l2: float = 1e-2, iterations: int = 50) -> FusionCalibration:
-    """Logistic regression by Newton's method (IRLS), with a small L2 penalty on the two weights.
+def fit_calibration(cosine: np.ndarray, inliers: np.ndarray, same: np.ndarray, l2: float = 1e-2, iterations: int = 50,
+                    prior: FusionCalibration | None = None, prior_precision: float = 1.0) -> FusionCalibration:
+    """Logistic regression by Newton's method (IRLS).
 
-    The penalty keeps the fit finite when the classes separate perfectly, as they do on small surveys.
+    Without ``prior``: a small L2 penalty (``l2`` per pair) on the two weights, which keeps the fit finite when the
+    classes separate perfectly, as they do on small surveys. With ``prior``: a Gaussian prior of ``prior_precision``
+    centred on that calibration, on all three numbers, so a project's few dozen decisions adjust a fit made elsewhere
+    instead of replacing it; one-class data then simply return the prior's pull.
     """
     x = _design(cosine, inliers).reshape(-1, 3)
     y = np.asarray(same, dtype=np.float64).reshape(-1)
     if len(y) != len(x):
         raise ValueError(f"{len(x)} pairs but {len(y)} labels")
-    if len(y) == 0 or y.min() == y.max():
+    if prior is None and (len(y) == 0 or y.min() == y.max()):
         raise ValueError("calibration needs both same-animal and different-animal pairs")
-    penalty = np.diag([l2, l2, 0.0]) * len(y)
-    weights = np.zeros(3)
+    if prior is None:
+        penalty, centre = np.diag([l2, l2, 0.0]) * len(y), np.zeros(3)
+    else:
+        penalty, centre = np.eye(3) * prior_precision, np.array([prior.cosine_weight, prior.inlier_weight, prior.bias])
+    weights = centre.copy()
     for _ in range(iterations):
         p = _sigmoid(x @ weights)
-        gradient = x.T @ (p - y) + penalty @ weights
+        gradient = x.T @ (p - y) + penalty @ (weights - centre)
         hessian = (x * (p * (1 - p))[:, None]).T @ x + penalty + 1e-9 * np.eye(3)
         step = np.linalg.solve(hessian, gradient)
         weights -= step

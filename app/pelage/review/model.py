@@ -9,11 +9,12 @@ when the project holds its embeddings, else the model that embedded the most ani
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import func, select
 
+from pelage.reid.calibration import saved_calibration
 from pelage.reid.errors import ModelFolderError
 from pelage.reid.folders import DEFAULT_MODEL, bundled_models_dir, read_model_config
 from pelage.reid.rerank import DEFAULT_CALIBRATION, FusionCalibration
@@ -62,8 +63,16 @@ def _folder_for_id(project: Project, model_id: str, registered_path: str | None)
     return ReviewModel(model_id, DEFAULT_CALIBRATION)
 
 
-def resolve_review_model(project: Project, model: str | Path | None = None) -> ReviewModel:
-    """The embeddings and calibration to review ``project`` with (see the module docstring for the order)."""
+def resolve_review_model(project: Project, model: str | Path | None = None, project_calibration: bool = True) -> ReviewModel:
+    """The embeddings and calibration to review ``project`` with (see the module docstring for the order); the
+    calibration is the project's own refit (``pelage calibrate``) when it has one for that model, unless
+    ``project_calibration`` is False (the model's own: what a refit starts from)."""
+    found = _resolve(project, model)
+    own = saved_calibration(project.root, found.model_id) if project_calibration else None
+    return found if own is None else replace(found, calibration=own)
+
+
+def _resolve(project: Project, model: str | Path | None) -> ReviewModel:
     with project.sessions() as session:
         counts = dict(session.execute(select(Embedding.model_id, func.count()).group_by(Embedding.model_id)).all())
         registered = {row.id: row for row in session.scalars(select(RegisteredModel))}
