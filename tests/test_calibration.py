@@ -10,7 +10,7 @@ import pytest
 from pelage.reid.calibration import MIN_EACH, calibration_path, cross_validate, enough, ranking_auc, reliability, saved_calibration
 from pelage.reid.rerank import DEFAULT_CALIBRATION, FusionCalibration, fit_calibration, fuse_scores
 from pelage.review.model import resolve_review_model
-from pelage.store import transaction
+from pelage.store import open_project, transaction
 from pelage.store.schema import Decision, DecisionKind
 from tests.review_synthetic import build_synthetic_project
 from tests.test_cli import pelage
@@ -47,37 +47,59 @@ def test_too_few_decisions_of_either_kind_are_not_used_and_one_kind_only_keeps_t
     assert kept.bias == pytest.approx(DEFAULT_CALIBRATION.bias, abs=1e-3)
 
 
-def test_pelage_calibrate_refits_from_the_decisions_and_review_uses_the_refit(tmp_path):
-    synthetic = build_synthetic_project(tmp_path / "project", 120, dim=32, per_individual=4, noise=0.8, seed=5)
-    project = synthetic.project
+def decided_synthetic_project(root, matches: int, rejections: int):
+    """Synthetic animals with ``matches`` confirmed matches (within individuals) and ``rejections`` (between them)."""
+    synthetic = build_synthetic_project(root, 120, dim=32, per_individual=4, noise=0.8, seed=5)
     by_identity: dict[int, list[int]] = {}
     for animal, who in synthetic.identity.items():
         by_identity.setdefault(who, []).append(animal)
     groups = [members for members in by_identity.values() if len(members) >= 2]
-    matches = [(g[0], g[1]) for g in groups[:14]]
-    rejections = [(groups[i][0], groups[i + 1][0]) for i in range(14)]
-    with transaction(project.sessions) as session:
-        session.add_all(Decision(a_id=a, b_id=b, kind=DecisionKind.MATCH) for a, b in matches[:5])
-    project.close()
+    with transaction(synthetic.project.sessions) as session:
+        session.add_all(Decision(a_id=g[0], b_id=g[1], kind=DecisionKind.MATCH) for g in groups[:matches])
+        session.add_all(Decision(a_id=groups[i][0], b_id=groups[i + 1][0], kind=DecisionKind.NONMATCH) for i in range(rejections))
+    synthetic.project.close()
+    return synthetic
+
+
+def test_pelage_calibrate_refits_from_the_decisions_and_review_uses_the_refit(tmp_path):
+    synthetic = decided_synthetic_project(tmp_path / "project", matches=5, rejections=0)
     few = pelage("calibrate", str(tmp_path / "project"))
     assert "Not enough decisions" in few.stdout and "5 confirmed matches and 0 rejections" in few.stdout
     assert not calibration_path(tmp_path / "project", synthetic.model_id).exists()
 
-    from pelage.store import open_project
-
-    with open_project(tmp_path / "project") as project, transaction(project.sessions) as session:
-        session.add_all(Decision(a_id=a, b_id=b, kind=DecisionKind.MATCH) for a, b in matches[5:])
-        session.add_all(Decision(a_id=a, b_id=b, kind=DecisionKind.NONMATCH) for a, b in rejections)
-    report = json.loads(pelage("calibrate", str(tmp_path / "project"), "--json").stdout)
+    synthetic = decided_synthetic_project(tmp_path / "more", matches=14, rejections=14)
+    report = json.loads(pelage("calibrate", str(tmp_path / "more"), "--json").stdout)
     assert report["matches"] == 14 and report["rejections"] == 14 and report["saved"]
     assert 0 <= report["check"]["ece"] <= 1 and report["check"]["auc"] > 0.5
-    saved = saved_calibration(tmp_path / "project", synthetic.model_id)
+    saved = saved_calibration(tmp_path / "more", synthetic.model_id)
     assert saved == FusionCalibration.from_dict(report["calibration"]) and saved != DEFAULT_CALIBRATION
-    with open_project(tmp_path / "project") as project:
+    with open_project(tmp_path / "more") as project:
         assert resolve_review_model(project).calibration == saved
         assert resolve_review_model(project, project_calibration=False).calibration != saved
 
-    calibration_path(tmp_path / "project", synthetic.model_id).write_text('{"format": "pelage-calibration/1", "calibration": "x"}')
-    assert saved_calibration(tmp_path / "project", synthetic.model_id) is None  # not sound: the model's own is used
-    with open_project(tmp_path / "project") as project:
+    calibration_path(tmp_path / "more", synthetic.model_id).write_text('{"format": "pelage-calibration/1", "calibration": "x"}')
+    assert saved_calibration(tmp_path / "more", synthetic.model_id) is None  # not sound: the model's own is used
+    with open_project(tmp_path / "more") as project:
         assert resolve_review_model(project).calibration != saved
+
+
+def test_the_training_tab_checks_the_scores_draws_their_reliability_and_asks_review_to_reopen(qtbot, tmp_path):
+    from pelage.ui.score_check import ScoreCheck
+
+    few = decided_synthetic_project(tmp_path / "few", matches=3, rejections=3)
+    widget = ScoreCheck(tmp_path / "few")
+    qtbot.addWidget(widget)
+    widget.run_check()
+    qtbot.waitUntil(lambda: widget.button.isEnabled(), timeout=60_000)
+    assert "Not enough decisions yet: 3 confirmed matches and 3 rejections" in widget.result.text() and widget.plot.isHidden()
+    assert saved_calibration(tmp_path / "few", few.model_id) is None
+
+    enough_decided = decided_synthetic_project(tmp_path / "enough", matches=14, rejections=14)
+    widget = ScoreCheck(tmp_path / "enough")
+    qtbot.addWidget(widget)
+    with qtbot.waitSignal(widget.refitted, timeout=60_000):
+        widget.button.click()
+    qtbot.waitUntil(lambda: widget.button.isEnabled(), timeout=10_000)
+    assert "From 14 confirmed matches and 14 rejections" in widget.result.text() and "Review now shows" in widget.result.text()
+    assert widget.plot.check is not None and sum(b.count for b in widget.plot.check.bins) == 28
+    assert saved_calibration(tmp_path / "enough", enough_decided.model_id) is not None

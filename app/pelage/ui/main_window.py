@@ -587,6 +587,7 @@ class MainWindow(QMainWindow):
         self.training_panel = TrainingPanel(self.project.root)
         if hasattr(self.training_panel, "model_adopted"):
             self.training_panel.model_adopted.connect(lambda _model: self.reload_session())  # re-embedded: review with it
+            self.training_panel.score_check.refitted.connect(self.reload_session)  # the project's own scores: review with them
         layout.addWidget(self.training_panel)
 
     def _drop_training_panel(self) -> None:

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 
 from pelage.training import events as ev
 from pelage.training.progress import JobProgress
+from pelage.ui.score_check import ScoreCheck
 
 if TYPE_CHECKING:
     from pelage.training.readiness import ConfirmedPhotos, Readiness
@@ -224,6 +225,7 @@ class TrainingPanel(QWidget):
         self.advanced_button.toggled.connect(self._show_advanced)
         self.advanced = self._build_advanced()
         self.advanced.setVisible(False)
+        self.score_check = ScoreCheck(self.project_root)
 
         content = QWidget()  # in a scroll area: with Advanced open the panel may be taller than the window
         scroll = QScrollArea()
@@ -242,6 +244,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(QLabel("Measured on the animals set aside (never trained on):"))
         layout.addWidget(self.figures)
+        layout.addWidget(self.score_check)
         layout.addWidget(self.advanced_button)
         layout.addWidget(self.advanced, 1)
         layout.addStretch(0)
@@ -467,6 +470,7 @@ class TrainingPanel(QWidget):
             self.handle.join(timeout)
             self.handle.kill()
         self._timer.stop()
+        self.score_check.shutdown()
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         """Matches confirmed in Review since the last visit change what training can do."""
