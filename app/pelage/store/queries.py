@@ -132,8 +132,12 @@ def _value(member) -> str | None:
 
 
 def list_animals(session: Session, label: str | None = "animal", usable_only: bool = False) -> list[AnimalRecord]:
+    """Every detection (of ``label``) with where and when its photo was taken, by id. Columns, not ORM objects: a review
+    session opens with this list, and at 100,000 animals building entities cost seconds."""
     statement = (
-        select(Detection, Image.path, Survey.name, Station.name, Camera.name, Image.captured_at)
+        select(Detection.id, Detection.x0, Detection.y0, Detection.x1, Detection.y1, Detection.score, Detection.label, Detection.detector,
+               Detection.flank, Detection.flank_source, Detection.flank_confidence, Image.path, Survey.name, Station.name, Camera.name,
+               Image.captured_at)
         .join(Image, Detection.image_id == Image.id)
         .join(Survey, Image.survey_id == Survey.id)
         .outerjoin(Camera, Image.camera_id == Camera.id)
@@ -146,11 +150,12 @@ def list_animals(session: Session, label: str | None = "animal", usable_only: bo
         statement = statement.where(Detection.unusable_reason.is_(None))
     return [
         AnimalRecord(
-            id=detection.id, image=path, survey=survey, station=station, camera=camera or None, time=captured_at,
-            box=detection.box, score=detection.score, label=detection.label, detector=detection.detector,
-            flank=_value(detection.flank), flank_source=_value(detection.flank_source), flank_confidence=detection.flank_confidence,
+            id=detection_id, image=path, survey=survey, station=station, camera=camera or None, time=captured_at,
+            box=(x0, y0, x1, y1), score=score, label=kind, detector=detector,
+            flank=_value(flank), flank_source=_value(flank_source), flank_confidence=flank_confidence,
         )
-        for detection, path, survey, station, camera, captured_at in session.execute(statement)
+        for (detection_id, x0, y0, x1, y1, score, kind, detector, flank, flank_source, flank_confidence, path, survey, station, camera,
+             captured_at) in session.execute(statement)
     ]
 
 
