@@ -168,6 +168,8 @@ def main() -> None:
         shoot(window.full_resolution, args.out / "full-resolution.png")
         window.full_resolution.close()
 
+    score_check_screenshot(app, window, root, args.out)
+
     settings = SettingsDialog(window.settings, window)
     settings.show()
     settle(app, window)
@@ -223,6 +225,46 @@ def training_screenshot(app, window, out: Path) -> None:
     wait_until(app, lambda: window.training_panel is not None)
     settle(app, window)
     shoot(window, out / "training.png")
+
+
+def score_check_screenshot(app, window, root: Path, out: Path) -> None:
+    """Training tab, "Check and adjust the scores", once a reviewer has answered a hundred leopard pairs (from the folders'
+    truth: one flank per folder, pairs within an hour of each other in one folder left out as one sighting)."""
+    from datetime import timedelta
+
+    from PySide6.QtWidgets import QScrollArea
+
+    from pelage.review.actions import decide
+    from pelage.review.graph import DecisionGraph
+    from pelage.store import open_project
+    from pelage.store.queries import list_animals
+    from pelage.store.schema import DecisionKind
+
+    with open_project(root) as project:
+        with project.sessions() as session:
+            animals, graph = list_animals(session, usable_only=True), DecisionGraph.load(session)
+        same, other = [], []
+        for i, a in enumerate(animals):
+            for b in animals[i + 1:]:
+                one_folder = a.image.split("/")[0] == b.image.split("/")[0]
+                if graph.decided(a.id, b.id) or (one_folder and a.time and b.time and abs(a.time - b.time) < timedelta(hours=1)):
+                    continue
+                (same if one_folder else other).append((a.id, b.id))
+        for a, b in same[:40]:
+            decide(project, a, b, DecisionKind.MATCH)
+        for a, b in other[:60]:
+            decide(project, a, b, DecisionKind.NONMATCH)
+    window.reload_session()
+    wait_until(app, lambda: window.session is not None)
+    window.tabs.setCurrentWidget(window.training_tab)
+    wait_until(app, lambda: window.training_panel is not None)
+    panel = window.training_panel
+    panel.score_check.button.click()
+    wait_until(app, lambda: panel.score_check.button.isEnabled())
+    settle(app, window)
+    panel.findChild(QScrollArea).ensureWidgetVisible(panel.score_check)
+    settle(app, window)
+    shoot(window, out / "scores.png")
 
 
 def first_run_screenshots(out: Path, work: Path) -> None:

@@ -100,6 +100,6 @@ def test_the_training_tab_checks_the_scores_draws_their_reliability_and_asks_rev
     with qtbot.waitSignal(widget.refitted, timeout=60_000):
         widget.button.click()
     qtbot.waitUntil(lambda: widget.button.isEnabled(), timeout=10_000)
-    assert "From 14 confirmed matches and 14 rejections" in widget.result.text() and "Review now shows" in widget.result.text()
+    assert "14 confirmed matches and 14 rejections" in widget.result.text() and "Review now shows" in widget.result.text()
     assert widget.plot.check is not None and sum(b.count for b in widget.plot.check.bins) == 28
     assert saved_calibration(tmp_path / "enough", enough_decided.model_id) is not None

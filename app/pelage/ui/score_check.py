@@ -27,7 +27,7 @@ class ReliabilityPlot(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setMinimumSize(220, 220)
+        self.setMinimumSize(250, 250)
         self.check: CalibrationCheck | None = None
 
     def show_check(self, check: CalibrationCheck | None) -> None:
@@ -38,41 +38,46 @@ class ReliabilityPlot(QWidget):
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.fillRect(self.rect(), self.palette().base())
-        side = min(self.width() - 44, self.height() - 40)
-        area = QRectF(34, 8, side, side)
+        side = min(self.width() - 54, self.height() - 62)
+        frame = QRectF(40, 12, side, side)
+        area = frame.adjusted(8, 8, -8, -8)  # room for the dots at 0 % and 100 %
         painter.setPen(self.palette().mid().color())
-        painter.drawRect(area)
-        painter.setPen(QPen(QColor("#7f7f7f"), 1, Qt.PenStyle.DashLine))
-        painter.drawLine(area.bottomLeft(), area.topRight())
+        painter.drawRect(frame)
 
         def point(x: float, y: float) -> QPointF:
             return QPointF(area.left() + area.width() * x, area.bottom() - area.height() * y)
 
+        painter.setPen(QPen(QColor("#7f7f7f"), 1, Qt.PenStyle.DashLine))
+        painter.drawLine(point(0, 0), point(1, 1))
         if self.check is not None and self.check.bins:
             largest = max(b.count for b in self.check.bins)
             painter.setPen(QPen(QColor("#1f77b4"), 2))
             painter.drawPolyline([point(b.predicted, b.observed) for b in self.check.bins])
             painter.setBrush(QColor("#1f77b4"))
             for b in self.check.bins:
-                radius = 2.5 + 5.0 * (b.count / largest) ** 0.5
+                radius = 2.0 + 5.0 * (b.count / largest) ** 0.5
                 painter.drawEllipse(point(b.predicted, b.observed), radius, radius)
         painter.setPen(self.palette().text().color())
-        painter.drawText(2, int(area.top()) + 10, "100%")
-        painter.drawText(2, int(area.bottom()), "0%")
-        painter.drawText(int(area.left()), int(area.bottom()) + 16, "score shown →")
-        painter.drawText(int(area.left()), int(area.bottom()) + 30, "↑ came true (dots: pairs)")
+        metrics = painter.fontMetrics()
+        painter.drawText(int(frame.left()) - metrics.horizontalAdvance("100%") - 4, int(point(0, 1).y()) + 4, "100%")
+        painter.drawText(int(frame.left()) - metrics.horizontalAdvance("0%") - 4, int(point(0, 0).y()) + 4, "0%")
+        below = int(frame.bottom()) + metrics.height()
+        painter.drawText(int(point(0, 0).x()) - 6, below, "0%")
+        painter.drawText(int(point(1, 0).x()) - metrics.horizontalAdvance("100%") + 6, below, "100%")
+        painter.drawText(int(frame.left()), below + metrics.height(), "score shown →")
+        painter.drawText(int(frame.left()), below + 2 * metrics.height(), "↑ how often it was right")
         painter.end()
 
 
 def describe(check: CalibrationCheck, matches: int, rejections: int, saved: bool) -> str:
     """The check in plain words first, the figures after."""
-    better = check.ece < check.prior_ece
-    verdict = ("The adjusted scores fit your decisions better than the nyala ones" if better
-               else "The nyala scores already fit your decisions about as well as an adjustment would")
-    return (f"From {matches} confirmed matches and {rejections} rejections, each checked on decisions the adjustment did not see: "
-            f"{verdict}. Calibration error {check.ece:.3f} adjusted, {check.prior_ece:.3f} before (0 is perfect: "
-            f'"80 %" comes true 4 times in 5). A true match scores above a non-match {100 * check.auc:.0f} % of the time '
-            f"({100 * check.prior_auc:.0f} % before)." + (" Review now shows the adjusted scores." if saved else ""))
+    verdict = ("Adjusted to your decisions, the scores fit them better than the nyala ones." if check.ece < check.prior_ece
+               else "The nyala scores already fit your decisions about as well as an adjustment would.")
+    return (f"{verdict}{' Review now shows the adjusted scores.' if saved else ''}\n\n"
+            f"Checked on {matches} confirmed matches and {rejections} rejections, each time on decisions the adjustment had not "
+            f'seen. Calibration error {check.ece:.3f} adjusted, {check.prior_ece:.3f} before (0 is perfect: "80 %" comes true 4 '
+            f"times in 5). A true match scores above a non-match {100 * check.auc:.0f} % of the time ({100 * check.prior_auc:.0f} % "
+            "before). On the curve, dots on the dashed line are scores that came true as often as they said.")
 
 
 class ScoreCheck(QWidget):
@@ -93,7 +98,7 @@ class ScoreCheck(QWidget):
         self.plot = ReliabilityPlot()
         self.plot.setVisible(False)
         row = QHBoxLayout()
-        row.addWidget(self.result, 1)
+        row.addWidget(self.result, 1, Qt.AlignmentFlag.AlignTop)
         row.addWidget(self.plot)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
