@@ -71,6 +71,22 @@ def test_features_stay_inside_the_mask():
     assert len(extract_features(image, np.zeros_like(mask))) == 0
 
 
+def test_the_keypoint_cap_keeps_the_strongest_inside_the_mask_even_beside_a_busier_background():
+    """OpenCV chooses SIFT's strongest N before it applies the mask: a busy background beside the animal must not use
+    up the cap (the animal kept 1,500 keypoints' worth of pattern, not what the background left over)."""
+    animal = spotted_coat(4, size=(300, 250))
+    background = cv2.resize(np.random.default_rng(5).integers(0, 255, (150, 125, 3), dtype=np.uint8), (250, 300),
+                            interpolation=cv2.INTER_NEAREST)  # blocky noise: far more, and stronger, corners than the coat
+    image = np.concatenate([animal, background], axis=1)
+    mask = np.zeros(image.shape[:2], np.uint8)
+    mask[:, :250] = 255
+    everything = extract_features(image, mask, max_keypoints=4000)
+    capped = extract_features(image, mask, max_keypoints=60)
+    assert len(everything) > 60 and len(capped) == 60 and capped.keypoints[:, 0].max() < 250
+    inside = {tuple(point) for point in everything.keypoints.tolist()}
+    assert all(tuple(point) in inside for point in capped.keypoints.tolist())
+
+
 def test_mutual_matches_are_symmetric(coats):
     forward = mutual_matches(coats["a"].descriptors, coats["a_again"].descriptors)
     backward = mutual_matches(coats["a_again"].descriptors, coats["a"].descriptors)
