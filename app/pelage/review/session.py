@@ -42,6 +42,7 @@ Methods may be called from any thread (one lock serialises them): the GUI runs t
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -70,6 +71,7 @@ from pelage.store.queries import AnimalRecord, list_animals
 from pelage.store.schema import DecisionKind, Detection, Flank, Survey
 
 LOOK_AHEAD_ANCHORS = 2  # anchors whose shortlists are verified while the reviewer looks at the current one
+LOOK_AHEAD_DELAY_S = 0.15  # a person looks at a proposal for a second or more; a plan starts after this
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,7 @@ class ReviewSession:
         self._skipped: list[int] = []
         self.scorer: PatternScorer | None = None
         self._planner: ThreadPoolExecutor | None = None  # plans look-ahead verification without holding up a proposal
+        self._proposals = 0  # proposals made: a plan for an older one is dropped
         self.events = ReviewEvents()
         self._load()
 
@@ -254,7 +257,8 @@ class ReviewSession:
                 break
         if self._planner is None:
             self._planner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pelage-plan")
-        self._planner.submit(self._plan_ahead, anchor)
+        self._proposals += 1
+        self._planner.submit(self._plan_ahead, anchor, self._proposals)
         return Proposal(self._records[anchor], self._flank.get(anchor), tuple(candidates))
 
     def _shortlist(self, anchor: int) -> list[Candidate]:
@@ -268,12 +272,16 @@ class ReviewSession:
                 return hits
             n *= 4
 
-    def _plan_ahead(self, anchor: int) -> None:
+    def _plan_ahead(self, anchor: int, proposal: int) -> None:
         """(On the planner thread, after a proposal.) Verify in the background what is probably shown next while the
         reviewer looks: the candidates that slide in after an answer, and the shortlist of the anchor that comes after
-        this one once it is finished."""
+        this one once it is finished. It waits a moment first, so a reviewer (or script) that answers at once is not
+        held up by planning for a proposal already gone."""
+        time.sleep(LOOK_AHEAD_DELAY_S)
+        if proposal != self._proposals:
+            return
         with self._lock:
-            if self._current != anchor or self.scorer is None:
+            if proposal != self._proposals or self._current != anchor or self.scorer is None:
                 return  # the reviewer has already moved on
             pairs = []
             if self.scorer.has_crop(anchor):
