@@ -14,6 +14,8 @@ plain arrays, read with ``allow_pickle=False``; anything unreadable or inconsist
 
 from __future__ import annotations
 
+import os
+import threading
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -55,7 +57,7 @@ def _read(path: Path) -> dict[int, tuple[int, int, float]]:
 
 def _write(path: Path, ids: np.ndarray, digests: np.ndarray, images: np.ndarray, best: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.npz")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp.npz")  # two writers never share one
     np.savez(tmp, ids=ids.astype(np.int64), digests=digests, images=images.astype(np.int64), best=best.astype(np.float32))
     tmp.replace(path)
 
