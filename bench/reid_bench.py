@@ -11,7 +11,14 @@ fitted on) is where settings are chosen, e.g. the pattern matcher's keypoint cap
 1000`` (one fused row per cap, side by side); ``--split validation`` (the default, never used for a choice) is what
 the model card reports.
 
+With ``--survey-scale`` it also asks the question a season of thousands asks: is the true match inside the
+100-photo shortlist at all? The validation photos are queried against a gallery of every nyala photo not trained on
+(calibration + validation identities) plus distractors: other species from ``../shared/data`` (``--distractor-data``)
+and the animals of any Pelage project embedded with the same model (``--distractor-project``, e.g. a synthetic
+season), so the shortlist is a small fraction of the gallery.
+
     python bench/reid_bench.py [--split validation|calibration] [--keypoints N ...] [--model nyala-lite0] [--threads 2]
+    python bench/reid_bench.py --survey-scale [--distractor-data lion camera-traps] [--distractor-project PROJECT ...]
 """
 
 from __future__ import annotations
@@ -42,6 +49,50 @@ def throughput(embedder: Embedder, crops: list, threads: int) -> float:
     return len(crops) / (time.perf_counter() - started)
 
 
+def survey_scale(embedder: Embedder, args: argparse.Namespace, root: Path, rows: list, embeddings) -> None:
+    """Shortlist recall of the ``rows`` (validation) queries against every untrained nyala photo plus distractors."""
+    import numpy as np
+
+    from pelage.reid.candidates import stored_vectors
+    from pelage.reid.metrics import shortlist_recall
+    from pelage.reid.ranking import SHORTLIST
+    from pelage.store import open_project
+
+    calibration_ids = set(embedder.bundle.extra["training_data"]["calibration"]["identities"])
+    calibration = [row for row in load_labels(root / "labels.csv") if row.identity in calibration_ids]
+    folder = prepare_folder(root, args.cache, [row.path for row in calibration], threads=args.threads)
+    by_path = {row.path: row for row in calibration}
+    calibration = [by_path[path] for path in folder.paths]
+    parts = [(np.asarray(embeddings), [r.entity for r in rows], [r.sighting for r in rows]),
+             (embed_with(embedder.model, folder.crops()), [r.entity for r in calibration], [r.sighting for r in calibration])]
+    sources = {"nyala (calibration + validation)": len(rows) + len(calibration)}
+    for name in args.distractor_data:
+        data = shared_dataset(name)
+        if data is None:
+            continue
+        other = prepare_folder(data, args.cache.parent / name, threads=args.threads)
+        vectors = embed_with(embedder.model, other.crops())
+        labels = [f"distractor:{name}:{i}" for i in range(len(vectors))]
+        parts.append((vectors, labels, labels))
+        sources[name] = len(vectors)
+    for project_dir in args.distractor_project:
+        with open_project(project_dir) as project:
+            ids, vectors = stored_vectors(project, embedder.model_id)
+        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        labels = [f"distractor:{project_dir.name}:{i}" for i in ids.tolist()]
+        parts.append((vectors, labels, labels))
+        sources[str(project_dir)] = len(vectors)
+    gallery = np.concatenate([vectors for vectors, _, _ in parts]).astype(np.float32)
+    entity = [label for _, labels, _ in parts for label in labels]
+    sighting = [label for _, _, labels in parts for label in labels]
+    recall, queries = shortlist_recall(parts[0][0], parts[0][1], parts[0][2], gallery, entity, sighting, SHORTLIST)
+    print(f"survey scale: {queries} validation queries against a gallery of {len(gallery):,} photos "
+          f"({', '.join(f'{name}: {count:,}' for name, count in sources.items())}); the {SHORTLIST}-photo shortlist "
+          f"({100 * SHORTLIST / len(gallery):.1f} % of it) holds a true match for {100 * recall:.1f} % of them")
+    print_json("reid_survey_scale", {"queries": queries, "gallery": len(gallery), "sources": sources, "shortlist": SHORTLIST,
+                                     "recall_in_shortlist": round(recall, 4)})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="model folder or bundled name (default: the bundled nyala model)")
@@ -50,6 +101,11 @@ def main() -> None:
                         help="which of the model's held-out identity sets to score (choose settings on calibration)")
     parser.add_argument("--keypoints", type=int, nargs="*", default=[],
                         help="also score the fused system with these keypoint caps (the default cap is always scored)")
+    parser.add_argument("--survey-scale", action="store_true", help="also report shortlist recall against a large gallery")
+    parser.add_argument("--distractor-data", nargs="*", default=["lion", "camera-traps", "leopards", "snow-leopards"],
+                        help="shared data folders whose photos join the survey-scale gallery as distractors")
+    parser.add_argument("--distractor-project", type=Path, nargs="*", default=[],
+                        help="Pelage projects whose animals (embedded with this model) join the gallery as distractors")
     parser.add_argument("--cache", type=Path, default=REPO_ROOT / ".cache" / "nyala", help="crop cache for the nyala photos")
     args = parser.parse_args()
     root = shared_dataset("nyala")
@@ -88,6 +144,8 @@ def main() -> None:
     print(f"embedding throughput on {args.threads} CPU threads: {rate:.1f} crops/s; "
           f"fused ranking of {len(rows)} crops (embed + features + verify): {fused_seconds:.1f} s; "
           f"undetected: {len(folder.undetected)}, unreadable: {len(folder.failures)}")
+    if args.survey_scale:
+        survey_scale(embedder, args, root, rows, embeddings)
     print_json("reid", {"model": embedder.model_id, "split": args.split, "keypoints": MAX_KEYPOINTS,
                         "images": len(rows), "queries": first.queries, "crops_per_second": round(rate, 2),
                         **{name: scores.as_dict() for name, scores in results.items()}})

@@ -162,3 +162,19 @@ def test_split_keeps_a_shared_sighting_together():
         train, val = identity_split(rows, 0.5, seed)
         assert not {row.sighting for row in train} & {row.sighting for row in val}
         assert not {row.identity for row in train} & {row.identity for row in val}
+
+
+def test_shortlist_recall_counts_queries_whose_true_match_is_in_the_shortlist_and_leaves_their_sighting_out():
+    from pelage.reid.metrics import shortlist_recall
+
+    gallery = np.eye(4, dtype=np.float32)  # four unrelated directions
+    queries = np.array([[1, 0.1, 0, 0], [0, 0, 1, 0.9]], np.float32)
+    entity, sighting = ["a", "a", "b", "c"], ["s1", "s2", "s3", "s4"]
+    # Query 0 is animal a seen in s1: its own photo (s1) is left out, so its match is gallery photo 1 (a, s2).
+    assert shortlist_recall(queries[:1], ["a"], ["s1"], gallery, entity, sighting, shortlist=1) == (1.0, 1)
+    # Query 1 is animal c: its nearest is b (a distractor for it), c comes second.
+    assert shortlist_recall(queries[1:], ["c"], ["s9"], gallery, entity, sighting, shortlist=1) == (0.0, 1)
+    assert shortlist_recall(queries[1:], ["c"], ["s9"], gallery, entity, sighting, shortlist=2) == (1.0, 1)
+    # A query whose only match is its own sighting has nothing to find: not counted.
+    recall, counted = shortlist_recall(queries[1:], ["c"], ["s4"], gallery, entity, sighting, shortlist=2)
+    assert counted == 0 and np.isnan(recall)
