@@ -528,6 +528,7 @@ class ReviewSession:
             return ReviewProgress(sum(1 for animal in self._row if self.finished(animal)), len(self._row))
 
     def close(self) -> None:
+        self._proposals += 1  # any plan not yet made is for a proposal gone: it returns at once
         planner, self._planner = self._planner, None
         if planner is not None:
             planner.shutdown(wait=True, cancel_futures=True)
