@@ -11,6 +11,7 @@ to 100,000 and 1,000,000 frames from the measured per-item costs and how they gr
 
     python bench/season_bench.py --images 1000 10000 [--workdir DIR] [--review-steps 200] [--think-ms 0]
     python bench/season_bench.py --review PROJECT SURVEY [--review-steps 200] [--think-ms 1500]   # the review stage alone
+    python bench/season_bench.py --images 10000 --workdir DIR --resume DIR/season-10000-…   # after an interrupted run's import
 """
 
 from __future__ import annotations
@@ -66,9 +67,10 @@ def run_measured(argv: list[str]) -> tuple[float, float, str]:
     return wall, usage.ru_maxrss / 1024, out
 
 
-def one_season(images: int, workdir: Path, review_steps: int, seed: int, think_ms: float) -> list[StageResult]:
-    """Every stage on a fresh season of ``images`` frames, in a new folder of its own under ``workdir``."""
-    run = Path(tempfile.mkdtemp(prefix=f"season-{images}-", dir=workdir))
+def one_season(images: int, workdir: Path, review_steps: int, seed: int, think_ms: float, resume: Path | None = None) -> list[StageResult]:
+    """Every stage on a fresh season of ``images`` frames, in a new folder of its own under ``workdir``; with ``resume``
+    (the folder of a run whose import finished), the stages after the import, on that run."""
+    run = resume or Path(tempfile.mkdtemp(prefix=f"season-{images}-", dir=workdir))
     survey, project, out = run / "survey", run / "project", run / "export"
     results: list[StageResult] = []
 
@@ -83,10 +85,14 @@ def one_season(images: int, workdir: Path, review_steps: int, seed: int, think_m
         return stdout
 
     individuals = max(4, images // 250)
-    stage("generate", [*PELAGE, "demo-survey", str(survey), "--images", str(images), "--stations", str(max(4, images // 250)),
-                       "--individuals", str(individuals), "--seed", str(seed)], None, "frame")
-    summary = json.loads(stage("import", [*PELAGE, "import", str(survey), "--project", str(project), "--json"], None, "frame"))
-    animals = summary["detections"]
+    if resume is None:
+        stage("generate", [*PELAGE, "demo-survey", str(survey), "--images", str(images), "--stations", str(max(4, images // 250)),
+                           "--individuals", str(individuals), "--seed", str(seed)], None, "frame")
+        summary = json.loads(stage("import", [*PELAGE, "import", str(survey), "--project", str(project), "--json"], None, "frame"))
+        animals = summary["detections"]
+    else:
+        animals = len(json.loads(subprocess.run([*PELAGE, "animals", str(project), "--json"], capture_output=True, text=True,
+                                                check=True).stdout))
     stage("identify", [*PELAGE, "identify", str(project)], animals, "animal")
     stage("propose", [*PELAGE, "propose", str(project), "--json"], 1, "cold start")
     review = stage("review", [sys.executable, __file__, "--review", str(project), str(survey), "--review-steps", str(review_steps),
@@ -162,6 +168,8 @@ def main() -> None:
                         help="Keep the seasons and projects in new folders under DIR (default: a temporary folder, removed after)")
     parser.add_argument("--review-steps", type=int, default=200)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--resume", type=Path, default=None,
+                        help="a run folder (under --workdir) whose import finished: run the later stages on it, for the largest size")
     parser.add_argument("--think-ms", type=float, default=0.0, help="how long the scripted reviewer looks at each proposal (untimed)")
     parser.add_argument("--review", nargs=2, type=Path, metavar=("PROJECT", "SURVEY"), help="only the review stage, on an identified season")
     args = parser.parse_args()
@@ -173,7 +181,8 @@ def main() -> None:
     results = {}
     try:
         for images in sorted(args.images):
-            results[images] = one_season(images, workdir, args.review_steps, args.seed, args.think_ms)
+            results[images] = one_season(images, workdir, args.review_steps, args.seed, args.think_ms,
+                                         args.resume if images == max(args.images) else None)
         for row in project(results):
             print_json("projection", row)
     finally:
