@@ -55,6 +55,7 @@ def survey_scale(embedder: Embedder, args: argparse.Namespace, root: Path, rows:
 
     from pelage.reid.candidates import stored_vectors
     from pelage.reid.metrics import shortlist_recall
+    from pelage.reid.nearest import unit_rows
     from pelage.reid.ranking import SHORTLIST
     from pelage.store import open_project
 
@@ -78,7 +79,7 @@ def survey_scale(embedder: Embedder, args: argparse.Namespace, root: Path, rows:
     for project_dir in args.distractor_project:
         with open_project(project_dir) as project:
             ids, vectors = stored_vectors(project, embedder.model_id)
-        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        vectors = unit_rows(vectors)
         labels = [f"distractor:{project_dir.name}:{i}" for i in ids.tolist()]
         parts.append((vectors, labels, labels))
         sources[str(project_dir)] = len(vectors)

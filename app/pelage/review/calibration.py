@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from pelage.reid.calibration import CalibrationCheck, cross_validate, enough, refit, save_calibration
 from pelage.reid.candidates import stored_vectors
+from pelage.reid.nearest import unit_rows
 from pelage.reid.rerank import FusionCalibration
 from pelage.reid.scoring import PatternScorer
 from pelage.review.graph import DecisionGraph
@@ -52,10 +53,11 @@ def decided_pairs(project: Project, model_id: str, calibration: FusionCalibratio
             select(Detection.id, Detection.crop_path, Detection.mask_path).where(Detection.label == "animal"))}
     ids, vectors = stored_vectors(project, model_id)
     row = {int(animal): i for i, animal in enumerate(ids.tolist())}
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12) if len(ids) else vectors
+    unit = unit_rows(vectors) if len(ids) else vectors
     decided = [d for d in graph.decisions() if d.kind in (DecisionKind.MATCH, DecisionKind.NONMATCH) and d.a_id in row and d.b_id in row]
     scorer = PatternScorer(project.artefacts, crops, calibration)
     try:
+        scorer.prefetch((d.a_id, d.b_id) for d in decided)  # verified on one thread per core, as review does
         inliers = np.array([scorer.inliers(d.a_id, d.b_id) or 0 for d in decided], np.float64)
     finally:
         scorer.close()
