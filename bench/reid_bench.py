@@ -12,29 +12,42 @@ fitted on) is where settings are chosen, e.g. the pattern matcher's keypoint cap
 the model card reports.
 
 With ``--survey-scale`` it also asks the question a season of thousands asks: is the true match inside the
-100-photo shortlist at all? The validation photos are queried against a gallery of every nyala photo not trained on
+100-photo shortlist at all? The split's photos are queried against a gallery of every nyala photo not trained on
 (calibration + validation identities) plus distractors: other species from ``../shared/data`` (``--distractor-data``)
 and the animals of any Pelage project embedded with the same model (``--distractor-project``, e.g. a synthetic
-season), so the shortlist is a small fraction of the gallery.
+season), so the shortlist is a small fraction of the gallery; ``--shortlists 100 200`` reports several sizes.
+
+``--split calibration --fit-calibration`` refits the score calibration (P(same) from cosine and inliers) on the
+calibration identities and stores it in the model folder, e.g. after the pattern matcher changed.
 
     python bench/reid_bench.py [--split validation|calibration] [--keypoints N ...] [--model nyala-lite0] [--threads 2]
-    python bench/reid_bench.py --survey-scale [--distractor-data lion camera-traps] [--distractor-project PROJECT ...]
+    python bench/reid_bench.py --survey-scale [--shortlists N ...] [--distractor-data lion camera-traps] [--distractor-project PROJECT ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from _common import REPO_ROOT, print_json, shared_dataset
+from pelage.reid.bundle import update_calibration
 from pelage.reid.embed import Embedder, embed_with
 from pelage.reid.metrics import ReidScores, load_labels
-from pelage.reid.ranking import cosine_similarity, fused_similarity
-from pelage.reid.rerank import MAX_KEYPOINTS
-from pelage.reid.workflow import evaluation_scores, imagenet_embeddings, local_features, prepare_folder, sift_only_similarity
+from pelage.reid.ranking import SHORTLIST, cosine_similarity, fused_similarity
+from pelage.reid.rerank import MAX_KEYPOINTS, fuse_scores
+from pelage.reid.workflow import (
+    evaluation_scores,
+    fit_labelled_calibration,
+    imagenet_embeddings,
+    local_features,
+    prepare_folder,
+    sift_only_similarity,
+)
 
 
 def _row(name: str, scores: ReidScores) -> str:
@@ -50,23 +63,21 @@ def throughput(embedder: Embedder, crops: list, threads: int) -> float:
 
 
 def survey_scale(embedder: Embedder, args: argparse.Namespace, root: Path, rows: list, embeddings) -> None:
-    """Shortlist recall of the ``rows`` (validation) queries against every untrained nyala photo plus distractors."""
-    import numpy as np
-
+    """Shortlist recall of the ``rows`` queries (the chosen split) against every untrained nyala photo plus distractors."""
     from pelage.reid.candidates import stored_vectors
     from pelage.reid.metrics import shortlist_recall
     from pelage.reid.nearest import unit_rows
-    from pelage.reid.ranking import SHORTLIST
     from pelage.store import open_project
 
-    calibration_ids = set(embedder.bundle.extra["training_data"]["calibration"]["identities"])
-    calibration = [row for row in load_labels(root / "labels.csv") if row.identity in calibration_ids]
-    folder = prepare_folder(root, args.cache, [row.path for row in calibration], threads=args.threads)
-    by_path = {row.path: row for row in calibration}
-    calibration = [by_path[path] for path in folder.paths]
+    other_split = "validation" if args.split == "calibration" else "calibration"
+    other_ids = set(embedder.bundle.extra["training_data"][other_split]["identities"])
+    others = [row for row in load_labels(root / "labels.csv") if row.identity in other_ids]
+    folder = prepare_folder(root, args.cache, [row.path for row in others], threads=args.threads)
+    by_path = {row.path: row for row in others}
+    others = [by_path[path] for path in folder.paths]
     parts = [(np.asarray(embeddings), [r.entity for r in rows], [r.sighting for r in rows]),
-             (embed_with(embedder.model, folder.crops()), [r.entity for r in calibration], [r.sighting for r in calibration])]
-    sources = {"nyala (calibration + validation)": len(rows) + len(calibration)}
+             (embed_with(embedder.model, folder.crops()), [r.entity for r in others], [r.sighting for r in others])]
+    sources = {"nyala (calibration + validation)": len(rows) + len(others)}
     for name in args.distractor_data:
         data = shared_dataset(name)
         if data is None:
@@ -86,12 +97,15 @@ def survey_scale(embedder: Embedder, args: argparse.Namespace, root: Path, rows:
     gallery = np.concatenate([vectors for vectors, _, _ in parts]).astype(np.float32)
     entity = [label for _, labels, _ in parts for label in labels]
     sighting = [label for _, _, labels in parts for label in labels]
-    recall, queries = shortlist_recall(parts[0][0], parts[0][1], parts[0][2], gallery, entity, sighting, SHORTLIST)
-    print(f"survey scale: {queries} validation queries against a gallery of {len(gallery):,} photos "
-          f"({', '.join(f'{name}: {count:,}' for name, count in sources.items())}); the {SHORTLIST}-photo shortlist "
-          f"({100 * SHORTLIST / len(gallery):.1f} % of it) holds a true match for {100 * recall:.1f} % of them")
-    print_json("reid_survey_scale", {"queries": queries, "gallery": len(gallery), "sources": sources, "shortlist": SHORTLIST,
-                                     "recall_in_shortlist": round(recall, 4)})
+    recalls = {}
+    for size in args.shortlists:
+        recall, queries = shortlist_recall(parts[0][0], parts[0][1], parts[0][2], gallery, entity, sighting, size)
+        recalls[size] = round(recall, 4)
+        print(f"survey scale: {queries} {args.split} queries against a gallery of {len(gallery):,} photos "
+              f"({', '.join(f'{name}: {count:,}' for name, count in sources.items())}); the {size}-photo shortlist "
+              f"({100 * size / len(gallery):.1f} % of it) holds a true match for {100 * recall:.1f} % of them")
+    print_json("reid_survey_scale", {"split": args.split, "queries": queries, "gallery": len(gallery), "sources": sources,
+                                     "recall_in_shortlist": recalls})
 
 
 def main() -> None:
@@ -103,12 +117,19 @@ def main() -> None:
     parser.add_argument("--keypoints", type=int, nargs="*", default=[],
                         help="also score the fused system with these keypoint caps (the default cap is always scored)")
     parser.add_argument("--survey-scale", action="store_true", help="also report shortlist recall against a large gallery")
+    parser.add_argument("--shortlists", type=int, nargs="+", default=[SHORTLIST],
+                        help="shortlist sizes whose survey-scale recall is reported (default: the one review verifies)")
     parser.add_argument("--distractor-data", nargs="*", default=["lion", "camera-traps", "leopards", "snow-leopards"],
                         help="shared data folders whose photos join the survey-scale gallery as distractors")
     parser.add_argument("--distractor-project", type=Path, nargs="*", default=[],
                         help="Pelage projects whose animals (embedded with this model) join the gallery as distractors")
+    parser.add_argument("--fit-calibration", action="store_true",
+                        help="refit the model's score calibration on these pairs and store it in the model folder "
+                             "(only with --split calibration: the fit is a choice)")
     parser.add_argument("--cache", type=Path, default=REPO_ROOT / ".cache" / "nyala", help="crop cache for the nyala photos")
     args = parser.parse_args()
+    if args.fit_calibration and args.split != "calibration":
+        parser.error("--fit-calibration fits on the calibration identities only: add --split calibration")
     root = shared_dataset("nyala")
     if root is None:
         return
@@ -125,6 +146,14 @@ def main() -> None:
     features = local_features(folder)
     fused, inliers = fused_similarity(embeddings, features, embedder.bundle.calibration)
     fused_seconds = time.perf_counter() - started
+    if args.fit_calibration:
+        calibration, note = fit_labelled_calibration(cosine_similarity(embeddings), inliers, rows)
+        update_calibration(embedder.bundle.directory, calibration, note)
+        print(f"score calibration refitted on {note['pairs']:,} pairs ({note['positive_pairs']} same animal) and stored in "
+              f"{embedder.bundle.directory}: {calibration.to_dict()}")
+        embedder.bundle = replace(embedder.bundle, calibration=calibration)
+        fused = fuse_scores(cosine_similarity(embeddings), inliers, calibration).astype("float32")
+        fused[np.diag_indices_from(fused)] = 1.0
     results = {
         "ImageNet backbone, untrained": evaluation_scores(rows, cosine_similarity(imagenet_embeddings(folder, embedder.bundle.config))),
         "bundled model (embedding)": evaluation_scores(rows, cosine_similarity(embeddings)),

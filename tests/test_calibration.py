@@ -77,6 +77,11 @@ def test_pelage_calibrate_refits_from_the_decisions_and_review_uses_the_refit(tm
         assert resolve_review_model(project).calibration == saved
         assert resolve_review_model(project, project_calibration=False).calibration != saved
 
+    stored = json.loads(calibration_path(tmp_path / "more", synthetic.model_id).read_text())
+    stored["matcher"] = "an older pattern matcher"  # its inlier counts meant something else: refit, do not reuse
+    calibration_path(tmp_path / "more", synthetic.model_id).write_text(json.dumps(stored))
+    assert saved_calibration(tmp_path / "more", synthetic.model_id) is None
+
     calibration_path(tmp_path / "more", synthetic.model_id).write_text('{"format": "pelage-calibration/1", "calibration": "x"}')
     assert saved_calibration(tmp_path / "more", synthetic.model_id) is None  # not sound: the model's own is used
     with open_project(tmp_path / "more") as project:

@@ -6,10 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
+from pelage.reid import rerank
 from pelage.reid.ranking import fused_similarity, shortlist_pairs
 from pelage.reid.rerank import (
     FeatureCache,
     FusionCalibration,
+    LocalFeatures,
+    consistent_keypoints,
     extract_features,
     fit_calibration,
     fuse_scores,
@@ -55,6 +58,34 @@ def test_the_same_coat_rephotographed_gives_many_inliers_another_coat_few(coats)
     assert same.inliers >= 30
     assert other.inliers < same.inliers / 3
     assert same.scale == pytest.approx(0.9, abs=0.05) and same.rotation == pytest.approx(-8, abs=2)
+
+
+def test_a_turned_and_rescaled_coat_keeps_its_inliers_through_the_orientation_and_size_check(monkeypatch):
+    a = spotted_coat(3)
+    again = warped(a, angle=30, scale=0.7, gain=1.1)
+    first, second = extract_features(a, full_mask(a)), extract_features(again, full_mask(again))
+    checked = match_features(first, second)
+    monkeypatch.setattr(rerank, "ORIENTATION_TOLERANCE", 181.0)
+    monkeypatch.setattr(rerank, "SIZE_TOLERANCE", np.inf)
+    unchecked = match_features(first, second)
+    assert checked.rotation == pytest.approx(-30, abs=2) and checked.scale == pytest.approx(0.7, abs=0.05)
+    assert unchecked.inliers >= 30 and checked.inliers >= 0.8 * unchecked.inliers  # keypoints turn and shrink with the coat
+
+
+def test_matches_that_fit_the_layout_but_not_the_keypoints_own_turn_and_size_are_not_counted():
+    rng = np.random.default_rng(0)
+    n = 200
+    points = rng.uniform(0, 400, (n, 2)).astype(np.float32)
+    a = LocalFeatures(points, rng.uniform(4, 20, n).astype(np.float32), rng.uniform(0, 360, n).astype(np.float32),
+                      np.zeros((n, 128), np.float32))
+    pairs = np.stack([np.arange(n), np.arange(n)], axis=1)
+    turned = LocalFeatures(points, a.sizes * 0.8 * rng.uniform(0.9, 1.1, n).astype(np.float32),
+                           (a.angles + 25 + rng.uniform(-5, 5, n).astype(np.float32)) % 360, a.descriptors)
+    assert consistent_keypoints(a, turned, pairs, rotation=25, scale=0.8).mean() == 1.0
+    assert consistent_keypoints(a, turned, pairs, rotation=-25, scale=0.8).mean() == 0.0  # the wrong way round
+    scrambled = LocalFeatures(points, rng.uniform(4, 20, n).astype(np.float32), rng.uniform(0, 360, n).astype(np.float32),
+                              a.descriptors)
+    assert consistent_keypoints(a, scrambled, pairs, rotation=0, scale=1.0).mean() < 0.1  # chance: about 11 % × 40 %
 
 
 def test_a_mirrored_flank_is_not_a_match(coats):

@@ -8,7 +8,8 @@ that helps is measured by cross-validation over the decisions: the expected cali
 four times in five?) and the chance that a true match is scored above a non-match (the ranking a reviewer sees).
 
 A refit is kept in the project as ``calibration/<model id>.json``: three numbers and the figures behind them, plain
-JSON. A file that is damaged or not one of ours is ignored (the model's own calibration is used), never trusted.
+JSON. A file that is damaged or not one of ours is ignored (the model's own calibration is used), never trusted; so
+is one fitted on inlier counts from another version of the pattern matcher (the same numbers then mean other things).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pelage.reid.rerank import FusionCalibration, fit_calibration, fuse_scores
+from pelage.reid.rerank import FusionCalibration, fit_calibration, fuse_scores, matcher_signature
 
 MIN_EACH = 10  # matches and rejections each, before a project's own decisions are used
 # The prior's precision: how many pairs' worth of weight the model's own fit keeps. Set before any leopard or
@@ -124,7 +125,8 @@ def save_calibration(project_root: Path, model_id: str, fitted: FusionCalibratio
     """Write the project's refit atomically; returns the file."""
     path = calibration_path(project_root, model_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"format": FORMAT, "model_id": model_id, "calibration": fitted.to_dict(), "check": check.as_dict(),
+    data = {"format": FORMAT, "model_id": model_id, "matcher": matcher_signature(), "calibration": fitted.to_dict(),
+            "check": check.as_dict(),
             "fitted_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
@@ -136,7 +138,7 @@ def saved_calibration(project_root: Path, model_id: str) -> FusionCalibration | 
     """The project's refit for ``model_id``, or None (none yet, or a file that is not a sound one)."""
     try:
         data = json.loads(calibration_path(project_root, model_id).read_text(encoding="utf-8"))
-        if data.get("format") != FORMAT or data.get("model_id") != model_id:
+        if data.get("format") != FORMAT or data.get("model_id") != model_id or data.get("matcher") != matcher_signature():
             return None
         fitted = FusionCalibration.from_dict(data["calibration"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):

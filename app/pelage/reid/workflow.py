@@ -22,7 +22,7 @@ from pelage.reid.embed import embed_with
 from pelage.reid.metrics import LabelRow, ReidScores, evaluate_similarity, identity_split
 from pelage.reid.nets import EmbeddingNet, ModelConfig
 from pelage.reid.ranking import SHORTLIST, all_pairs, cosine_similarity, fused_similarity, shortlist_pairs, verified_inliers
-from pelage.reid.rerank import MAX_KEYPOINTS, FusionCalibration, LocalFeatures, extract_features, fit_calibration
+from pelage.reid.rerank import MAX_KEYPOINTS, FusionCalibration, LocalFeatures, extract_features, fit_calibration, matcher_signature
 from pelage.reid.train import LabelledCrop, Recipe, train_embedding, write_training_record
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -130,10 +130,16 @@ def fit_folder_calibration(model: EmbeddingNet, folder: PreparedFolder, rows: Se
     cosine = cosine_similarity(embed_folder(model, folder, progress))
     features = local_features(folder, progress)
     inliers = verified_inliers(features, shortlist_pairs(cosine, shortlist), lambda d, t: progress("verify", d, t))
+    return fit_labelled_calibration(cosine, inliers, rows)
+
+
+def fit_labelled_calibration(cosine: np.ndarray, inliers: np.ndarray, rows: Sequence[LabelRow]) -> tuple[FusionCalibration, dict]:
+    """The logistic fit on every pair of different sightings, and a note of what it saw (for the model's config)."""
     counted, same = same_entity_pairs(rows)
     upper = np.triu(counted, k=1)
     calibration = fit_calibration(cosine[upper], inliers[upper], same[upper])
-    return calibration, {"pairs": int(upper.sum()), "positive_pairs": int(same[upper].sum()), "images": len(rows)}
+    return calibration, {"pairs": int(upper.sum()), "positive_pairs": int(same[upper].sum()), "images": len(rows),
+                         "matcher": matcher_signature()}
 
 
 @dataclass(frozen=True)
