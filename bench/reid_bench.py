@@ -36,7 +36,7 @@ import torch
 
 from _common import REPO_ROOT, print_json, shared_dataset
 from pelage.reid.bundle import update_calibration
-from pelage.reid.embed import Embedder, embed_with
+from pelage.reid.embed import Embedder
 from pelage.reid.metrics import ReidScores, load_labels
 from pelage.reid.ranking import SHORTLIST, cosine_similarity, fused_similarity
 from pelage.reid.rerank import MAX_KEYPOINTS, fuse_scores
@@ -56,9 +56,9 @@ def _row(name: str, scores: ReidScores) -> str:
 
 def throughput(embedder: Embedder, crops: list, threads: int) -> float:
     torch.set_num_threads(threads)
-    embed_with(embedder.model, crops[:8])  # warm-up: first batches pay for allocation
+    embedder.embed(crops[:8])  # warm-up: first batches pay for allocation
     started = time.perf_counter()
-    embed_with(embedder.model, crops, batch_size=16)
+    embedder.embed(crops)
     return len(crops) / (time.perf_counter() - started)
 
 
@@ -76,14 +76,14 @@ def survey_scale(embedder: Embedder, args: argparse.Namespace, root: Path, rows:
     by_path = {row.path: row for row in others}
     others = [by_path[path] for path in folder.paths]
     parts = [(np.asarray(embeddings), [r.entity for r in rows], [r.sighting for r in rows]),
-             (embed_with(embedder.model, folder.crops()), [r.entity for r in others], [r.sighting for r in others])]
+             (embedder.embed(folder.crops()), [r.entity for r in others], [r.sighting for r in others])]
     sources = {"nyala (calibration + validation)": len(rows) + len(others)}
     for name in args.distractor_data:
         data = shared_dataset(name)
         if data is None:
             continue
         other = prepare_folder(data, args.cache.parent / name, threads=args.threads)
-        vectors = embed_with(embedder.model, other.crops())
+        vectors = embedder.embed(other.crops())
         labels = [f"distractor:{name}:{i}" for i in range(len(vectors))]
         parts.append((vectors, labels, labels))
         sources[name] = len(vectors)
@@ -142,7 +142,7 @@ def main() -> None:
     crops = folder.crops()
 
     started = time.perf_counter()
-    embeddings = embed_with(embedder.model, crops)
+    embeddings = embedder.embed(crops)
     features = local_features(folder)
     fused, inliers = fused_similarity(embeddings, features, embedder.bundle.calibration)
     fused_seconds = time.perf_counter() - started

@@ -52,6 +52,11 @@ def chance_tail(correct: int, n: int) -> float:
     return sum(comb(n, k) for k in range(correct, n + 1)) / 2 ** n
 
 
+def differences(embedder, crops):
+    """e(x) − e(flip(x)) as the predictor reads them from this embedder."""
+    return flip_differences(embedder.embed, crops, mirror_features=embedder.mirror_features)
+
+
 def test_the_bundled_head_reads_the_bundled_model(head, embedder):
     assert head.model_id == embedder.model_id
     assert head.weights.shape == (embedder.bundle.config.embedding_dim,)
@@ -61,23 +66,40 @@ def test_the_bundled_head_reads_the_bundled_model(head, embedder):
 def test_it_beats_chance_on_held_out_nyala_sightings(nyala_validation, head, embedder):
     crops, is_left = nyala_validation
     assert len(crops) >= 2 * PER_SIDE - 2  # a photo without a readable crop may drop out, not more
-    p_left = head.p_left(flip_differences(embedder.embed, crops))
+    p_left = head.p_left(differences(embedder, crops))
     correct = int(np.sum((p_left >= 0.5) == is_left))
     # The margin: a coin would get this many right less than once in a thousand tries.
     needed = min(k for k in range(len(crops) + 1) if chance_tail(k, len(crops)) < 1e-3)
     print(f"flank forced choice on {len(crops)} held-out nyala crops: {correct} right; a coin gets {needed} once in a thousand tries")
     assert correct >= needed
-    guesses = head.guesses(flip_differences(embedder.embed, crops))
+    guesses = head.guesses(differences(embedder, crops))
     made = [(found.flank == "left") == left for found, left in zip(guesses, is_left, strict=True) if found.flank]
     assert made and sum(made) / len(made) >= correct / len(crops) - 0.05  # a confident guess is not worse than a forced one
 
 
+def test_the_bundled_vectors_hold_the_mirror_images_embedding_so_the_head_embeds_nothing_more(nyala_validation, embedder):
+    from pelage.reid.embed import embed_with
+
+    crops = nyala_validation[0][:4]
+    assert embedder.mirror_features
+    vectors = embedder.embed(crops)
+    as_is, mirror_image = embed_with(embedder.model, crops), embed_with(embedder.model, [mirrored(crop) for crop in crops])
+    assert vectors.shape == (4, 2 * embedder.bundle.config.embedding_dim)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(vectors @ vectors.T, (as_is @ as_is.T + mirror_image @ mirror_image.T) / 2, atol=1e-5)
+
+    def refuse(_crops):
+        raise AssertionError("the mirror image was embedded again")
+
+    np.testing.assert_allclose(flip_differences(refuse, crops, vectors, mirror_features=True), as_is - mirror_image, atol=1e-5)
+
+
 def test_a_mirrored_crop_gets_the_other_side(nyala_validation, head, embedder):
     crops = nyala_validation[0][:6]
-    p_left = head.p_left(flip_differences(embedder.embed, crops))
-    p_left_mirrored = head.p_left(flip_differences(embedder.embed, [mirrored(crop) for crop in crops]))
+    p_left = head.p_left(differences(embedder, crops))
+    p_left_mirrored = head.p_left(differences(embedder, [mirrored(crop) for crop in crops]))
     np.testing.assert_allclose(p_left_mirrored, 1.0 - p_left, atol=1e-5)
-    for one, other in zip(head.guesses(flip_differences(embedder.embed, crops)), [guess(p, head.threshold) for p in p_left_mirrored],
+    for one, other in zip(head.guesses(differences(embedder, crops)), [guess(p, head.threshold) for p in p_left_mirrored],
                           strict=True):
         assert {one.flank, other.flank} in ({"left", "right"}, {None})
 

@@ -129,6 +129,26 @@ def test_saved_model_loads_and_embeds_like_the_trained_one(tmp_path):
     assert resolve_model_dir(tmp_path / "model") == tmp_path / "model"
 
 
+def test_mirror_features_compare_both_looks_and_get_their_own_model_id(tmp_path):
+    from pelage.reid.embed import identification_vectors
+    from pelage.reid.transforms import mirror
+
+    model, _ = train_embedding(striped_crops(), tmp_path / "run", RECIPE, SMALL)
+    plain = save_model(model, tmp_path / "plain", "tiny")
+    model.config = replace(SMALL, mirror_features=True)
+    both = save_model(model, tmp_path / "both", "tiny")
+    assert both.model_id == plain.model_id + "-mirror"  # same weights, another kind of vector: never mixed in one index
+    loaded, read = load_model(tmp_path / "both")
+    assert read.config.mirror_features and read.config.vector_dim == 64
+    images = [crop.image for crop in striped_crops()]
+    vectors = identification_vectors(loaded, images, batch_size=5)  # batches that do not divide the crops
+    as_is, mirrored = embed_with(loaded, images), embed_with(loaded, [mirror(image) for image in images])
+    assert vectors.shape == (len(images), 64)
+    np.testing.assert_allclose(vectors @ vectors.T, (as_is @ as_is.T + mirrored @ mirrored.T) / 2, atol=1e-5)
+    assert identification_vectors(loaded, []).shape == (0, 64)
+    assert identification_vectors(load_model(tmp_path / "plain")[0], images).shape == (len(images), 32)
+
+
 def test_different_weights_get_a_different_model_id(tmp_path):
     model, _ = train_embedding(striped_crops(), tmp_path / "run", RECIPE, SMALL)
     first = save_model(model, tmp_path / "a", "tiny").model_id

@@ -205,7 +205,7 @@ def train_command(labels_csv: Path, data_dir: Path | None, out_dir: Path, name: 
                          smoothed_ce_weight=smoothed_ce_weight, adaptive_l2=adaptive_l2, seed=seed, workers=workers, device=device,
                          frozen_blocks=frozen_blocks, warmup_epochs=warmup_epochs,
                          decay_epochs=_int_tuple(decay_epochs, "--decay-epochs") if decay_epochs else None)
-    config = ModelConfig()
+    config = ModelConfig(mirror_features=True)  # mirrored crops are classes of their own: compare both looks
     if arch:
         config = replace(config, arch=arch)
     if input_size:

@@ -58,7 +58,8 @@ def save_model(model: EmbeddingNet, directory: Path, name: str, calibration: Fus
     tmp = weights.with_name(f".{weights.name}.tmp")
     save_file(tensors, str(tmp))
     tmp.replace(weights)
-    model_id = f"{name}-{_weights_id(weights)}"
+    # Vectors of a mirror-feature model are another kind (twice as wide), so the same weights get another id.
+    model_id = f"{name}-{_weights_id(weights)}" + ("-mirror" if model.config.mirror_features else "")
     config = {"format": FORMAT_VERSION, "name": name, "model_id": model_id, "model": model.config.to_dict(),
               "calibration": calibration.to_dict(), **(extra or {})}
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=1), encoding="utf-8")

@@ -2,7 +2,8 @@
 
 Runs after embedding: an animal whose flank nobody set and nothing guessed yet gets the bundled predictor's
 guess (left, right, or not known when unsure) and its confidence. Vectors the head's model already stored
-are reused, so only the mirrored crops are embedded. Guesses are written in small transactions, and only
+are reused: with a mirror-feature model (the bundled one) they already hold the mirrored crop's embedding, and
+otherwise only the mirrored crops are embedded. Guesses are written in small transactions, and only
 where no reviewer set the flank meanwhile (the window may be reviewing while identification runs).
 """
 
@@ -43,11 +44,11 @@ def flank_predictor(embedder: Embedder) -> FlankPredictor | None:
     try:
         head = load_head()
         if head.model_id == embedder.model_id:
-            return FlankPredictor(head, embedder.embed)
+            return FlankPredictor(head, embedder.embed, embedder.mirror_features)
         own = Embedder(head.extra.get("model", DEFAULT_MODEL), device=str(embedder.device), batch_size=embedder.batch_size)
     except ModelFolderError:
         return None
-    return FlankPredictor(head, own.embed) if own.model_id == head.model_id else None
+    return FlankPredictor(head, own.embed, own.mirror_features) if own.model_id == head.model_id else None
 
 
 def unguessed_animals(project: Project) -> list[tuple[int, str, str | None, str | None]]:

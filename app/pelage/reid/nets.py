@@ -23,6 +23,15 @@ class ModelConfig:
     mean: tuple[float, ...] = field(default=INPUT_MEAN)
     std: tuple[float, ...] = field(default=INPUT_STD)
     dropout: float = 0.2
+    # Identification compares [e(x), e(mirror x)] / √2 instead of e(x) (pelage.reid.embed.identification_vectors):
+    # vectors twice as wide, one more forward pass a crop, and a stronger comparison for a model that learnt mirrored
+    # crops as classes of their own.
+    mirror_features: bool = False
+
+    @property
+    def vector_dim(self) -> int:
+        """Width of the vectors identification stores and compares."""
+        return self.embedding_dim * (2 if self.mirror_features else 1)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -18,7 +18,7 @@ from pelage.ingest.artefacts import read_grey, read_rgb
 from pelage.reid.bundle import load_model, save_model, update_calibration
 from pelage.reid.crops import CropFailure, CropRecord, list_images, load_crop, prepare_crops, records_by_path
 from pelage.reid.devices import resolve_device
-from pelage.reid.embed import embed_with
+from pelage.reid.embed import embed_with, identification_vectors
 from pelage.reid.metrics import LabelRow, ReidScores, evaluate_similarity, identity_split
 from pelage.reid.nets import EmbeddingNet, ModelConfig
 from pelage.reid.ranking import SHORTLIST, all_pairs, cosine_similarity, fused_similarity, shortlist_pairs, verified_inliers
@@ -95,8 +95,8 @@ def local_features(folder: PreparedFolder, progress: Progress = _quiet, max_keyp
 
 def embed_folder(model: EmbeddingNet, folder: PreparedFolder, progress: Progress = _quiet) -> np.ndarray:
     total = len(folder.records)
-    return embed_with(model, (load_crop(folder.cache, record) for record in folder.records),
-                      progress=lambda done: progress("embed", done, total))
+    return identification_vectors(model, (load_crop(folder.cache, record) for record in folder.records),
+                                  progress=lambda done: progress("embed", done, total))
 
 
 def imagenet_embeddings(folder: PreparedFolder, config: ModelConfig = ModelConfig()) -> np.ndarray:
