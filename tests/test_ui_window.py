@@ -331,3 +331,27 @@ def test_the_store_answers_the_window_s_own_questions(template, tmp_path):
         assert files[animal_id].crop is not None and files[animal_id].crop.is_file() and files[animal_id].original.is_file()
         assert files[animal_id].original == Path(records[animal_id].survey_root) / records[animal_id].image
         assert files[animal_id].flank is not None  # the template set each animal's flank from its folder
+
+
+def test_a_project_identified_by_an_earlier_bundled_model_is_reviewed_and_told_to_identify_again(qtbot, tmp_path, template):
+    """The bundled model's id changes with its weights or how it compares crops; a project identified before keeps its
+    review, on its old vectors, and the status bar says that identifying again brings in the current model."""
+    from sqlalchemy import func, select, update
+
+    from pelage.store.schema import Embedding
+
+    root = copy_project(template, tmp_path / "project")
+    with open_project(root) as project, project.sessions() as session:
+        animals = session.scalar(select(func.count()).select_from(Embedding))
+        session.execute(update(Embedding).values(model_id="nyala-lite0-0123456789abcdef"))  # an id no folder has now
+        session.commit()
+    create_application()
+    window = MainWindow(tmp_path / "settings.json")
+    qtbot.addWidget(window)
+    assert window.open_project_folder(root)
+    qtbot.waitUntil(lambda: window.session is not None, timeout=60000)
+    qtbot.waitUntil(lambda: window.review.proposal is not None, timeout=60000)  # review goes on with what the project holds
+    qtbot.waitUntil(lambda: "not identified with the current model" in window.statusBar().currentMessage(), timeout=10000)
+    assert window.statusBar().currentMessage().startswith(f"{animals} animals")
+    assert window.task is None  # nothing started behind the reviewer's back: identifying again is their call
+    window.close()

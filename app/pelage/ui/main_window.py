@@ -64,15 +64,28 @@ def open_session(project: Project, settings: AppSettings) -> ReviewSession:
     return ReviewSession(project, model=settings.model or None, same_flank=settings.same_flank_only)
 
 
-def count_unembedded(project: Project, settings: AppSettings) -> int:
-    """Animals that the review model has not embedded yet (every animal with a crop when no model is resolvable)."""
-    from pelage.review.model import ReviewModelError, resolve_review_model
-    from pelage.store import queries
+def identify_model_id(project: Project, settings: AppSettings) -> str | None:
+    """The id of the model File ▸ Identify animals embeds with (the settings' choice, else the project's active model),
+    read from its config without loading it; None when there is no readable one."""
+    from pelage.reid.errors import ModelFolderError
+    from pelage.reid.folders import read_model_config, resolve_model_dir
+    from pelage.training.registry import RegistryError, active_model_dir
 
     try:
-        model_id = resolve_review_model(project, settings.model or None).model_id
-    except ReviewModelError:
-        model_id = None
+        directory = resolve_model_dir(settings.model) if settings.model else active_model_dir(project)
+        return str(read_model_config(directory)["model_id"])
+    except (ModelFolderError, RegistryError, KeyError, OSError, ValueError):
+        return None
+
+
+def count_unembedded(project: Project, settings: AppSettings) -> int:
+    """Animals that the model identification uses has not embedded yet (every animal with a crop when there is none).
+
+    Counted against that model, not the one the review reads: a project identified before Pelage's bundled model
+    changed is reviewed on its old vectors, and this count is what tells its user that identifying again helps."""
+    from pelage.store import queries
+
+    model_id = identify_model_id(project, settings)
     with project.sessions() as session:
         return queries.count_unembedded(session, model_id)
 
@@ -390,7 +403,8 @@ class MainWindow(QMainWindow):
         self._set_session(result, "")
         self._show_in_review(result)
         if waiting:
-            self.show_status(f"{waiting} animals are not identified yet: File ▸ Identify animals (Ctrl+E) adds them to the review.")
+            self.show_status(f"{waiting} animals are not identified with the current model yet: File ▸ Identify animals (Ctrl+E) "
+                             "adds them to the review.")
 
     def _set_session(self, session: ReviewSession | None, message: str) -> None:
         if self.session is not None and session is not self.session:
