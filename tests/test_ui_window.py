@@ -338,13 +338,25 @@ def test_a_project_identified_by_an_earlier_bundled_model_is_reviewed_and_told_t
     review, on its old vectors, and the status bar says that identifying again brings in the current model."""
     from sqlalchemy import func, select, update
 
+    from pelage.reid.bundle import read_bundle, resolve_model_dir
+    from pelage.reid.rerank import DEFAULT_CALIBRATION
+    from pelage.review.model import resolve_review_model
     from pelage.store.schema import Embedding
 
+    bundled = read_bundle(resolve_model_dir())
+    earlier = bundled.extra["earlier_model_ids"][0]  # the same weights before they were compared with their mirror image
     root = copy_project(template, tmp_path / "project")
-    with open_project(root) as project, project.sessions() as session:
-        animals = session.scalar(select(func.count()).select_from(Embedding))
-        session.execute(update(Embedding).values(model_id="nyala-lite0-0123456789abcdef"))  # an id no folder has now
-        session.commit()
+    with open_project(root) as project:
+        with project.sessions() as session:
+            animals = session.scalar(select(func.count()).select_from(Embedding))
+            session.execute(update(Embedding).values(model_id="nyala-lite0-0123456789abcdef"))  # an id no folder has
+            session.commit()
+        assert resolve_review_model(project).calibration == DEFAULT_CALIBRATION
+        with project.sessions() as session:
+            session.execute(update(Embedding).values(model_id=earlier))
+            session.commit()
+        found = resolve_review_model(project)
+        assert found.model_id == earlier and found.calibration == bundled.calibration  # scores as sound as the current ones
     create_application()
     window = MainWindow(tmp_path / "settings.json")
     qtbot.addWidget(window)

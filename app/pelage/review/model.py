@@ -48,6 +48,19 @@ def _from_folder(directory: Path) -> ReviewModel | None:
     return ReviewModel(str(config["model_id"]), calibration, directory)
 
 
+def _answers_for(directory: Path, model_id: str) -> ReviewModel | None:
+    """The folder's model when it made ``model_id``'s vectors: under that id, or under one it lists as its own earlier
+    id (``earlier_model_ids``: the same weights compared another way, as before the bundled model's mirror features),
+    so a project identified before an upgrade keeps a fitting calibration until it is identified again."""
+    found = _from_folder(directory)
+    if found is None:
+        return None
+    if found.model_id == model_id:
+        return found
+    earlier = (_read_config(directory) or {}).get("earlier_model_ids", [])
+    return replace(found, model_id=model_id) if isinstance(earlier, list) and model_id in earlier else None
+
+
 def _folder_for_id(project: Project, model_id: str, registered_path: str | None) -> ReviewModel:
     """The model folder that produced ``model_id`` (registry path, then bundled models), for its calibration."""
     places = []
@@ -57,8 +70,8 @@ def _folder_for_id(project: Project, model_id: str, registered_path: str | None)
     if bundled.is_dir():
         places += sorted(path for path in bundled.iterdir() if path.is_dir())
     for place in places:
-        found = _from_folder(place)
-        if found is not None and found.model_id == model_id:
+        found = _answers_for(place, model_id)
+        if found is not None:
             return found
     return ReviewModel(model_id, DEFAULT_CALIBRATION)
 
