@@ -40,25 +40,20 @@ def _read_config(directory: Path) -> dict | None:
         return None
 
 
-def _from_folder(directory: Path) -> ReviewModel | None:
+def _from_folder(directory: Path, model_id: str | None = None) -> ReviewModel | None:
+    """The folder's model and calibration; with ``model_id``, only when the folder made that id's vectors: under its own
+    id, or under one it lists as its own earlier id (``earlier_model_ids``: the same weights compared another way, as
+    before the bundled model's mirror features), so a project identified before an upgrade keeps a fitting calibration
+    until it is identified again."""
     config = _read_config(directory)
     if not config or "model_id" not in config:
         return None
-    calibration = FusionCalibration.from_dict(config["calibration"]) if "calibration" in config else DEFAULT_CALIBRATION
-    return ReviewModel(str(config["model_id"]), calibration, directory)
-
-
-def _answers_for(directory: Path, model_id: str) -> ReviewModel | None:
-    """The folder's model when it made ``model_id``'s vectors: under that id, or under one it lists as its own earlier
-    id (``earlier_model_ids``: the same weights compared another way, as before the bundled model's mirror features),
-    so a project identified before an upgrade keeps a fitting calibration until it is identified again."""
-    found = _from_folder(directory)
-    if found is None:
+    earlier = config.get("earlier_model_ids")
+    known = [str(config["model_id"]), *(earlier if isinstance(earlier, list) else [])]
+    if model_id is not None and model_id not in known:
         return None
-    if found.model_id == model_id:
-        return found
-    earlier = (_read_config(directory) or {}).get("earlier_model_ids", [])
-    return replace(found, model_id=model_id) if isinstance(earlier, list) and model_id in earlier else None
+    calibration = FusionCalibration.from_dict(config["calibration"]) if "calibration" in config else DEFAULT_CALIBRATION
+    return ReviewModel(model_id or known[0], calibration, directory)
 
 
 def _folder_for_id(project: Project, model_id: str, registered_path: str | None) -> ReviewModel:
@@ -70,7 +65,7 @@ def _folder_for_id(project: Project, model_id: str, registered_path: str | None)
     if bundled.is_dir():
         places += sorted(path for path in bundled.iterdir() if path.is_dir())
     for place in places:
-        found = _answers_for(place, model_id)
+        found = _from_folder(place, model_id)
         if found is not None:
             return found
     return ReviewModel(model_id, DEFAULT_CALIBRATION)
