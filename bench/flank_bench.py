@@ -51,7 +51,7 @@ def nyala_differences(embedder: Embedder, root: Path, cache: Path, threads: int)
     missing = [record for record in folder.records if record.path not in known]
     for start in range(0, len(missing), 64):  # saved as it goes: a long run that is stopped keeps its work
         batch = missing[start:start + 64]
-        differences = flip_differences(embedder.embed, [load_crop(cache, r) for r in batch], mirror_features=embedder.mirror_features)
+        differences = flip_differences(embedder.embed, [load_crop(cache, r) for r in batch], halves=embedder.halves)
         known.update(zip((record.path for record in batch), differences, strict=True))
         np.savez(saved, paths=np.array(list(known), dtype=str), differences=np.stack(list(known.values())))
         print(f"nyala: {len(known)} of {len(folder.records)} crops embedded both ways", flush=True)
@@ -197,7 +197,7 @@ def main() -> None:
         if (root := shared_dataset(name)) is None:
             continue
         crops, is_left, facts = imported_crops(root, args.threads)
-        p_left = head.p_left(flip_differences(embedder.embed, crops, mirror_features=embedder.mirror_features))
+        p_left = head.p_left(flip_differences(embedder.embed, crops, halves=embedder.halves))
         print_json("flank", {"set": name, **facts, "left": int(is_left.sum()), **score(p_left, is_left, head.threshold).as_dict()})
 
 

@@ -54,7 +54,7 @@ def chance_tail(correct: int, n: int) -> float:
 
 def differences(embedder, crops):
     """e(x) − e(flip(x)) as the predictor reads them from this embedder."""
-    return flip_differences(embedder.embed, crops, mirror_features=embedder.mirror_features)
+    return flip_differences(embedder.embed, crops, halves=embedder.halves)
 
 
 def test_the_bundled_head_reads_the_bundled_model(head, embedder):
@@ -81,17 +81,22 @@ def test_the_bundled_vectors_hold_the_mirror_images_embedding_so_the_head_embeds
     from pelage.reid.embed import embed_with
 
     crops = nyala_validation[0][:4]
-    assert embedder.mirror_features
     vectors = embedder.embed(crops)
     as_is, mirror_image = embed_with(embedder.model, crops), embed_with(embedder.model, [mirrored(crop) for crop in crops])
-    assert vectors.shape == (4, 2 * embedder.bundle.config.embedding_dim)
+    config = embedder.bundle.config
+    assert embedder.mirror_features and config.spot_words
+    assert vectors.shape == (4, 2 * config.embedding_dim + config.spot_words)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    np.testing.assert_allclose(vectors @ vectors.T, (as_is @ as_is.T + mirror_image @ mirror_image.T) / 2, atol=1e-5)
+    words = vectors[:, 2 * config.embedding_dim:] * np.sqrt((1 + config.spot_words_weight) / config.spot_words_weight)
+    # The inner product the shortlist ranks by: the mean cosine of both looks, then the spot words at their weight.
+    weight = config.spot_words_weight
+    expected = ((as_is @ as_is.T + mirror_image @ mirror_image.T) / 2 + weight * words @ words.T) / (1 + weight)
+    np.testing.assert_allclose(vectors @ vectors.T, expected, atol=1e-5)
 
     def refuse(_crops):
         raise AssertionError("the mirror image was embedded again")
 
-    np.testing.assert_allclose(flip_differences(refuse, crops, vectors, mirror_features=True), as_is - mirror_image, atol=1e-5)
+    np.testing.assert_allclose(flip_differences(refuse, crops, vectors, embedder.halves), as_is - mirror_image, atol=1e-5)
 
 
 def test_a_mirrored_crop_gets_the_other_side(nyala_validation, head, embedder):

@@ -17,7 +17,7 @@ from math import comb
 import numpy as np
 import pytest
 
-from pelage.reid.bundle import resolve_model_dir
+from pelage.reid.bundle import read_bundle, resolve_model_dir
 from tests.conftest import shared_dataset
 from tests.test_cli import pelage
 
@@ -92,7 +92,8 @@ def test_embed_writes_one_unit_vector_per_image(leopard_outputs):
     emb = leopard_outputs["emb"]
     paths = [str(path) for path in emb["paths"]]
     assert len(paths) == 36 and all(path.count("/") == 1 and "\\" not in path for path in paths)
-    assert emb["emb"].dtype == np.float32 and emb["emb"].shape[0] == 36 and 512 <= emb["emb"].shape[1] <= 1024
+    width = read_bundle(resolve_model_dir(None)).config.vector_dim  # embedding, mirrored embedding, spot words
+    assert emb["emb"].dtype == np.float32 and emb["emb"].shape == (36, width)
     assert np.allclose(np.linalg.norm(emb["emb"], axis=1), 1.0, atol=1e-4)
     assert "Embedded 36 images" in leopard_outputs["embed_log"].stdout
 

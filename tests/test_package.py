@@ -50,7 +50,8 @@ def unpacked(archive, tmp_path_factory):
 def test_archive_holds_the_programs_models_and_desktop_entry(unpacked):
     folder, _, _ = unpacked
     for name in ("pelage", "pelage-gui", "pelage.desktop", "pelage.png", "install-desktop-entry.sh", "RELEASE_NOTES.md",
-                 "_internal/models/nyala-lite0/model.safetensors", "_internal/rembg/u2netp.onnx",
+                 "_internal/models/nyala-lite0/model.safetensors", "_internal/models/nyala-lite0/spot_words.safetensors",
+                 "_internal/rembg/u2netp.onnx",
                  "_internal/PySide6/Qt/plugins/platforms/libqxcb.so", "_internal/PySide6/Qt/plugins/platforms/libqoffscreen.so"):
         assert (folder / name).exists(), f"{name} is missing from the archive"
     assert "Exec=pelage-gui" in (folder / "pelage.desktop").read_text(encoding="utf-8")

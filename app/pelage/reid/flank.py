@@ -25,6 +25,7 @@ DEFAULT_HEAD = f"flank-{DEFAULT_MODEL}.json"
 LEFT, RIGHT = "left", "right"
 
 Embed = Callable[[Sequence[np.ndarray]], np.ndarray]  # crops → N×D unit vectors
+Halves = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # identification vectors → e(x), e(flip(x))
 
 
 @dataclass(frozen=True)
@@ -84,18 +85,17 @@ def mirrored(crop: np.ndarray) -> np.ndarray:
 
 
 def flip_differences(embed: Embed, crops: Sequence[np.ndarray], vectors: np.ndarray | None = None,
-                     mirror_features: bool = False) -> np.ndarray:
+                     halves: Halves | None = None) -> np.ndarray:
     """N×D e(x) − e(flip(x)); ``vectors`` are what ``embed`` gives for the crops when the caller already has them
-    (identification does). With ``mirror_features`` those vectors hold e(x) and e(flip(x)) already: nothing more is
-    embedded."""
+    (identification does). With ``halves`` (a mirror-features model: :func:`pelage.reid.embed.mirror_halves`) those
+    vectors hold e(x) and e(flip(x)) already: nothing more is embedded."""
     if not len(crops):
         return np.zeros((0, 0), np.float64)
     if vectors is None:
         vectors = embed(list(crops))
-    if mirror_features:  # [e(x), e(flip(x))] / √2, from pelage.reid.embed.identification_vectors
-        vectors = np.asarray(vectors, np.float64)
-        half = vectors.shape[1] // 2
-        return (vectors[:, :half] - vectors[:, half:]) * np.sqrt(2.0)
+    if halves is not None:
+        as_is, mirror_image = halves(vectors)
+        return np.asarray(as_is, np.float64) - np.asarray(mirror_image, np.float64)
     return np.asarray(vectors, np.float64) - np.asarray(embed([mirrored(crop) for crop in crops]), np.float64)
 
 
@@ -194,14 +194,14 @@ def score(p_left: np.ndarray, is_left: np.ndarray, threshold: float) -> FlankSco
 @dataclass(frozen=True)
 class FlankPredictor:
     """A head and the embedding it reads: ``embed`` runs model ``model_id`` (the head's), whose vectors hold the
-    mirror image's embedding too when ``mirror_features``."""
+    mirror image's embedding too when ``halves`` reads them back."""
 
     head: FlankHead
     embed: Embed
-    mirror_features: bool = False
+    halves: Halves | None = None
 
     def predict(self, crops: Sequence[np.ndarray], vectors: np.ndarray | None = None) -> list[FlankGuess]:
         """One guess per crop; ``vectors`` (e(x) by the head's model, when the caller has them) save half the work."""
         if not len(crops):
             return []
-        return self.head.guesses(flip_differences(self.embed, crops, vectors, self.mirror_features))
+        return self.head.guesses(flip_differences(self.embed, crops, vectors, self.halves))

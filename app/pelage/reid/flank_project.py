@@ -44,11 +44,11 @@ def flank_predictor(embedder: Embedder) -> FlankPredictor | None:
     try:
         head = load_head()
         if head.model_id == embedder.model_id:
-            return FlankPredictor(head, embedder.embed, embedder.mirror_features)
+            return FlankPredictor(head, embedder.embed, embedder.halves)
         own = Embedder(head.extra.get("model", DEFAULT_MODEL), device=str(embedder.device), batch_size=embedder.batch_size)
     except ModelFolderError:
         return None
-    return FlankPredictor(head, own.embed, own.mirror_features) if own.model_id == head.model_id else None
+    return FlankPredictor(head, own.embed, own.halves) if own.model_id == head.model_id else None
 
 
 def unguessed_animals(project: Project) -> list[tuple[int, str, str | None, str | None]]:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from pelage.reid.backbones import INPUT_MEAN, INPUT_STD, create_backbone
+
+if TYPE_CHECKING:
+    from pelage.reid.spot_words import SpotVocabulary
 
 
 @dataclass(frozen=True)
@@ -27,11 +31,20 @@ class ModelConfig:
     # vectors twice as wide, one more forward pass a crop, and a stronger comparison for a model that learnt mirrored
     # crops as classes of their own.
     mirror_features: bool = False
+    # Words in the spot vocabulary appended to the vectors (pelage.reid.spot_words; 0: none) and their weight against
+    # the embedding's cosine: what lets the shortlist set other species' coats aside.
+    spot_words: int = 0
+    spot_words_weight: float = 0.5
+
+    @property
+    def embedding_width(self) -> int:
+        """Width of the embedding part of an identification vector (twice the embedding with mirror features)."""
+        return self.embedding_dim * (2 if self.mirror_features else 1)
 
     @property
     def vector_dim(self) -> int:
         """Width of the vectors identification stores and compares."""
-        return self.embedding_dim * (2 if self.mirror_features else 1)
+        return self.embedding_width + self.spot_words
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -55,6 +68,9 @@ class EmbeddingNet(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.projection = nn.Linear(self.backbone.num_features, config.embedding_dim, bias=False)
         self.norm = nn.BatchNorm1d(config.embedding_dim)
+        # Not a weight: the spot vocabulary identification appends (config.spot_words words), read from the model
+        # folder by pelage.reid.bundle.load_model and written back by save_model.
+        self.spot_words: SpotVocabulary | None = None
 
     def features(self, batch: torch.Tensor) -> torch.Tensor:
         """The embedding before L2 normalisation (what the margin losses work on)."""

@@ -23,6 +23,7 @@ from pelage.reid.metrics import LabelRow, ReidScores, evaluate_similarity, ident
 from pelage.reid.nets import EmbeddingNet, ModelConfig
 from pelage.reid.ranking import SHORTLIST, all_pairs, cosine_similarity, fused_similarity, shortlist_pairs, verified_inliers
 from pelage.reid.rerank import MAX_KEYPOINTS, FusionCalibration, LocalFeatures, extract_features, fit_calibration, matcher_signature
+from pelage.reid.spot_words import fit_crop_vocabulary
 from pelage.reid.train import LabelledCrop, Recipe, train_embedding, write_training_record
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -213,6 +214,10 @@ def train_from_labels(
     data = {"split_seed": split_seed, "validation_fraction": validation_fraction, "calibration_fraction": calibration_fraction,
             **split.summary(), "missing_crops": [failure.path for failure in train_folder.failures]}
     write_training_record(out_dir, recipe, state, data)
+    try:
+        model.spot_words = fit_crop_vocabulary(train_folder.crops())  # the words of the coats it was trained on
+    except ValueError:
+        model.spot_words = None  # too few keypoints (a handful of small crops): identification by the embedding alone
     bundle = save_model(model.cpu(), out_dir, name, extra={"training_data": data})
     calibration_folder = folder_for([row.path for row in split.calibration])
     if calibration_folder.records:
