@@ -118,6 +118,28 @@ def test_the_registry_tracks_provenance_and_one_active_model(tmp_path, database_
             set_active(project, "a-1")
 
 
+def test_a_row_naming_the_bundled_model_by_an_id_it_replaced_lists_as_the_bundled_model_now(tmp_path):
+    from pelage.reid.bundle import read_bundle, resolve_model_dir
+    from pelage.store import RegisteredModel, transaction
+
+    earlier = read_bundle(resolve_model_dir()).extra["earlier_model_ids"][0]  # the id before the last upgrade
+    bundled = bundled_entry()
+    with open_project(tmp_path / "p", create=True) as project:
+        with transaction(project.sessions) as session:  # "Use this model" before the upgrade, and a fine-tune of it
+            session.add(RegisteredModel(id=earlier, name="nyala-lite0", path="nyala-lite0", active=True))
+        fake_model(project.root / "models" / "a", "a")
+        register_model(project, "a-1", "a", project.root / "models" / "a", earlier, {}, {}, {})
+        with project.sessions() as session:
+            entries = list_models(session)
+            assert [(entry.id, entry.active) for entry in entries] == [(bundled.id, True), ("a-1", False)]
+            assert [entry.id for entry in lineage(session, "a-1")] == ["a-1", bundled.id]
+        assert active_model_dir(project).name == "nyala-lite0"
+        set_active(project, "a-1")
+        set_active(project, bundled.id)
+        with project.sessions() as session:
+            assert [entry.id for entry in list_models(session) if entry.active] == [bundled.id]
+
+
 def test_dbscan_finds_dense_groups_and_leaves_outliers_out():
     points = np.array([[0, 0], [0, 0.1], [0.1, 0], [5, 5], [5, 5.1], [20, 20]], float)
     distance = np.linalg.norm(points[:, None] - points[None], axis=2)

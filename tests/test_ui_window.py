@@ -341,7 +341,8 @@ def test_a_project_identified_by_an_earlier_bundled_model_is_reviewed_and_told_t
     from pelage.reid.bundle import read_bundle, resolve_model_dir
     from pelage.reid.rerank import DEFAULT_CALIBRATION
     from pelage.review.model import resolve_review_model
-    from pelage.store.schema import Embedding
+    from pelage.store import transaction
+    from pelage.store.schema import Embedding, RegisteredModel
 
     bundled = read_bundle(resolve_model_dir())
     earlier = bundled.extra["earlier_model_ids"][0]  # the same weights before they were compared with their mirror image
@@ -357,6 +358,17 @@ def test_a_project_identified_by_an_earlier_bundled_model_is_reviewed_and_told_t
             session.commit()
         found = resolve_review_model(project)
         assert found.model_id == earlier and found.calibration == bundled.calibration  # scores as sound as the current ones
+    # A project that chose the bundled model ("Use this model") has a registry row under the id it had then; once
+    # identified again, review follows the folder's current model, as identification does.
+    with open_project(copy_project(template, tmp_path / "chosen")) as project:
+        with transaction(project.sessions) as session:
+            session.execute(update(Embedding).values(model_id=earlier))
+            session.add(RegisteredModel(id=earlier, name="nyala-lite0", path="nyala-lite0", active=True))
+        assert resolve_review_model(project).model_id == earlier  # not identified again yet: the vectors it has
+        with transaction(project.sessions) as session:
+            for row in session.scalars(select(Embedding)).all():
+                session.add(Embedding(detection_id=row.detection_id, model_id=bundled.model_id, dim=row.dim, vector=row.vector))
+        assert resolve_review_model(project).model_id == bundled.model_id
     create_application()
     window = MainWindow(tmp_path / "settings.json")
     qtbot.addWidget(window)

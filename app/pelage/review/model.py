@@ -56,11 +56,22 @@ def _from_folder(directory: Path, model_id: str | None = None) -> ReviewModel | 
     return ReviewModel(model_id or known[0], calibration, directory)
 
 
+def _registered_places(project: Project, registered_path: str) -> list[Path]:
+    return [project.root / registered_path, Path(registered_path), bundled_models_dir() / registered_path]
+
+
+def _current_model(project: Project, model_id: str, registered_path: str) -> ReviewModel | None:
+    """The model a registered folder holds now, when it holds ``model_id``'s weights under a newer id (the bundled model
+    after an upgrade: a project that chose it keeps following it, as ``pelage identify`` does)."""
+    for place in _registered_places(project, registered_path):
+        if _from_folder(place, model_id) is not None:
+            return _from_folder(place)
+    return None
+
+
 def _folder_for_id(project: Project, model_id: str, registered_path: str | None) -> ReviewModel:
     """The model folder that produced ``model_id`` (registry path, then bundled models), for its calibration."""
-    places = []
-    if registered_path:
-        places += [project.root / registered_path, Path(registered_path), bundled_models_dir() / registered_path]
+    places = _registered_places(project, registered_path) if registered_path else []
     bundled = bundled_models_dir()
     if bundled.is_dir():
         places += sorted(path for path in bundled.iterdir() if path.is_dir())
@@ -99,6 +110,10 @@ def _resolve(project: Project, model: str | Path | None) -> ReviewModel:
         return found
     if not counts:
         raise ReviewModelError(f"no animal in {project.root} is embedded yet: run `pelage identify {project.root}` first")
+    for row in registered.values():
+        current = _current_model(project, row.id, row.path) if row.active else None
+        if current is not None and current.model_id in counts:  # identified again since its folder was upgraded
+            return current
     active = [row for row in registered.values() if row.active and row.id in counts]
     if active:
         return _folder_for_id(project, active[0].id, active[0].path)

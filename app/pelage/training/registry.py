@@ -9,7 +9,7 @@ copied project keeps its models. Nothing here imports torch: the GUI lists model
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -56,6 +56,15 @@ def _bundle_config(name: str | None = None) -> tuple[str, Path]:
         raise RegistryError(f"the bundled model {name or DEFAULT_MODEL!r} is missing or unreadable in {folder}: {exc}") from exc
 
 
+def _replaced_bundled_ids() -> set[str]:
+    """Ids the bundled model had before an upgrade compared its weights another way (``earlier_model_ids``)."""
+    try:
+        earlier = json.loads((bundled_models_dir() / DEFAULT_MODEL / "config.json").read_text(encoding="utf-8")).get("earlier_model_ids")
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {str(model_id) for model_id in earlier} if isinstance(earlier, list) else set()
+
+
 def _loads(text: str | None) -> dict | None:
     return json.loads(text) if text else None
 
@@ -89,9 +98,13 @@ def ensure_bundled(session: Session) -> RegisteredModel:
 def list_models(session: Session) -> list[ModelEntry]:
     """Every model the project can use, oldest first; exactly one is active (the bundled one by default)."""
     rows = list(session.scalars(select(RegisteredModel).order_by(RegisteredModel.created_at, RegisteredModel.id)))
+    # A row naming the bundled folder by an id it has since replaced is the bundled model: listed (and active) as it is now.
+    replaced = _replaced_bundled_ids()
+    rows = [row for row in rows if not (row.id in replaced and _is_bundled_path(row.path))]
     bundled = bundled_entry()
     any_active = any(row.active for row in rows)
     entries = [_entry(row, _is_bundled_path(row.path), active=row.active or (row.id == bundled.id and not any_active)) for row in rows]
+    entries = [replace(entry, parent=bundled.id) if entry.parent in replaced else entry for entry in entries]  # a fine-tune's root
     if bundled.id not in {row.id for row in rows}:
         entries.insert(0, ModelEntry(**{**bundled.__dict__, "active": not any_active}))
     return entries
