@@ -96,7 +96,8 @@ def candidate_tooltip(candidate: CandidateView) -> str:
                  else "Matched keypoints: not checked (one of the two photos has no cached crop)")
     lines = [f"Chance that #{candidate.id} is the anchor's animal: {candidate.score:.1%}, calibrated from the two numbers below.",
              keypoints + ".",
-             f"Appearance similarity (cosine of the identification model's vectors): {candidate.cosine:.3f}."]
+             f"Appearance similarity (cosine of the identification model's vectors: the coat's look and the kinds of spot "
+             f"it holds): {candidate.cosine:.3f}."]
     if candidate.photos > 1:
         lines.append(f"#{candidate.id} stands for an individual of {candidate.photos} photos already confirmed as one animal: "
                      "your answer applies to all of them.")
