@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from pelage.reid.bundle import load_model, save_model
 from pelage.reid.checkpoints import CheckpointError, read_checkpoint
 from pelage.reid.devices import resolve_device
-from pelage.reid.embed import embed_with
+from pelage.reid.embed import embed_with, identification_vectors
 from pelage.reid.metrics import evaluate_similarity
 from pelage.reid.nets import EmbeddingNet
 from pelage.reid.ranking import cosine_similarity
@@ -56,11 +56,12 @@ def recipe_for(spec: ev.TrainingSpec) -> Recipe:
 
 
 def held_out_scores(model: EmbeddingNet, crops: Sequence[np.ndarray], samples: Sequence[Sample]) -> dict:
-    """mAP, rank-1 and rank-5 of cosine ranking among the held-out photos (the protocol of reid.metrics)."""
+    """mAP, rank-1 and rank-5 among the held-out photos (the protocol of reid.metrics), ranked by the vectors review
+    ranks by (:func:`pelage.reid.embed.identification_vectors`: mirror features and spot words when the model has them)."""
     if not samples:
         return {"queries": 0}
     entity, sighting = entity_labels(samples)
-    scores = evaluate_similarity(cosine_similarity(embed_with(model, crops)), entity, sighting)
+    scores = evaluate_similarity(cosine_similarity(identification_vectors(model, crops)), entity, sighting)
     return {"queries": scores.queries, "identities": scores.identities,
             **{key: round(value, 4) for key, value in scores.as_dict().items() if key in FIGURES}}
 
