@@ -21,7 +21,7 @@ from pelage.reid.errors import ModelFolderError
 from pelage.reid.folders import CONFIG_FILE, DEFAULT_MODEL, WEIGHTS_FILE, bundled_models_dir, resolve_model_dir
 from pelage.reid.nets import EmbeddingNet, ModelConfig
 from pelage.reid.rerank import DEFAULT_CALIBRATION, FusionCalibration
-from pelage.reid.spot_words import VOCABULARY_FILE, SpotVocabulary, load_vocabulary, save_vocabulary
+from pelage.reid.spot_words import VOCABULARY_FILE, SpotVocabulary, load_vocabulary, model_id_suffix, save_vocabulary
 
 FORMAT_VERSION = 1
 
@@ -53,7 +53,7 @@ def _model_id(name: str, weights: Path, config: ModelConfig, vocabulary: SpotVoc
     """Named by the weights' bytes; vectors of the same weights compared otherwise (mirror features, spot words) are
     another kind, so they get another id and never meet the first kind in one index."""
     return (f"{name}-{_weights_id(weights)}" + ("-mirror" if config.mirror_features else "")
-            + (f"-words{vocabulary.size}.{vocabulary.signature()}" if vocabulary is not None else ""))
+            + (model_id_suffix(vocabulary) if vocabulary is not None else ""))
 
 
 def save_model(model: EmbeddingNet, directory: Path, name: str, calibration: FusionCalibration = DEFAULT_CALIBRATION,
@@ -102,7 +102,7 @@ def load_model(directory: Path, device: torch.device | str = "cpu") -> tuple[Emb
     model = EmbeddingNet(bundle.config, pretrained=False)
     if bundle.config.spot_words:
         model.spot_words = load_vocabulary(directory, bundle.config.spot_words)
-        if not bundle.model_id.endswith(f"-words{model.spot_words.size}.{model.spot_words.signature()}"):
+        if not bundle.model_id.endswith(model_id_suffix(model.spot_words)):
             raise ModelFolderError(f"{directory / VOCABULARY_FILE} is not the vocabulary model {bundle.model_id} was made with: "
                                    "copy the model folder again")
     state = {key: value.float() if value.is_floating_point() else value for key, value in load_file(str(weights)).items()}

@@ -26,9 +26,10 @@ from pelage.reid.crops import load_model_input
 from pelage.reid.feature_store import load_or_extract
 from pelage.reid.flank_project import FlankSummary, flank_predictor, predict_project_flanks, unguessed_animals
 from pelage.reid.index import CandidateIndex
-from pelage.reid.nearest import best_in_other_photos, nearest_path, unit_rows
+from pelage.reid.nearest import appearance_rows, best_in_other_photos, nearest_path
 from pelage.reid.ranking import SHORTLIST, TOP_K
 from pelage.reid.scoring import PatternScorer
+from pelage.reid.spot_words import words_in_model_id
 from pelage.store import Project, transaction
 from pelage.store.schema import Detection, Embedding
 
@@ -192,7 +193,8 @@ def update_nearest(project: Project, model_id: str, ids: np.ndarray, vectors: np
         image_of = dict(session.execute(select(Detection.id, Detection.image_id).where(Detection.label == "animal")).all())
     known = np.array([int(i) in image_of for i in ids], bool)
     return best_in_other_photos(nearest_path(index_path(project, model_id)), ids[known],
-                                unit_rows(vectors[known]) if known.any() else vectors[known], image_of)[1]
+                                appearance_rows(vectors[known], words_in_model_id(model_id)) if known.any() else vectors[known],
+                                image_of)[1]
 
 
 def _guess_flanks(project: Project, embedder: Embedder, batch_size: int, progress: Callable[[int, int], None] | None,

@@ -16,6 +16,7 @@ words see the model's own input (the masked crop), so vectors stay a function of
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ DESCRIPTOR_DIM = 128
 VOCABULARY_SIZE = 256  # words (chosen on calibration, above)
 VOCABULARY_PHOTOS = 200  # training photos whose descriptors the words are fitted on (~160,000 descriptors)
 MIN_DESCRIPTORS_PER_WORD = 10
+_SUFFIX = re.compile(r"-words(\d+)\.[0-9a-f]{8}$")
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,17 @@ def word_vectors(vocabulary: SpotVocabulary, crops: list[np.ndarray]) -> np.ndar
     if not crops:
         return np.zeros((0, vocabulary.size), np.float32)
     return np.stack([vocabulary.histogram(model_input_descriptors(crop)) for crop in crops]).astype(np.float32)
+
+
+def model_id_suffix(vocabulary: SpotVocabulary) -> str:
+    """What a model id ends with when its vectors carry these words (:func:`words_in_model_id` reads it back)."""
+    return f"-words{vocabulary.size}.{vocabulary.signature()}"
+
+
+def words_in_model_id(model_id: str) -> int:
+    """How many spot words end the vectors of ``model_id`` (0: none), read off the id without loading the model."""
+    found = _SUFFIX.search(model_id)
+    return int(found.group(1)) if found else 0
 
 
 def fit_vocabulary(descriptor_sets: list[np.ndarray], size: int, seed: int = 0) -> SpotVocabulary:

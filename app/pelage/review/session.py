@@ -56,9 +56,10 @@ from sqlalchemy import select
 
 from pelage.reid.candidates import index_path, stored_vectors, sync_index
 from pelage.reid.index import Candidate, CandidateIndex
-from pelage.reid.nearest import best_in_other_photos, nearest_path, unit_rows
+from pelage.reid.nearest import appearance_rows, best_in_other_photos, nearest_path, unit_rows
 from pelage.reid.ranking import SHORTLIST, TOP_K
 from pelage.reid.scoring import PatternScorer
+from pelage.reid.spot_words import words_in_model_id
 from pelage.review import actions
 from pelage.review.events import ReviewEvent, ReviewEventKind, ReviewEvents
 from pelage.review.graph import ActiveDecision, Conflict, DecisionGraph
@@ -144,6 +145,8 @@ class ReviewSession:
         self.index: CandidateIndex = sync_index(self.project, self.model.model_id, ids, vectors)
         keep = np.isin(ids, np.fromiter(self._records, np.int64, len(self._records)))
         self._ids, self._vectors = ids[keep], unit_rows(vectors[keep]) if len(ids) else vectors
+        words = words_in_model_id(self.model.model_id)  # the queue orders by appearance alone (pelage.reid.nearest)
+        self._appearance = appearance_rows(vectors[keep], words) if words and len(ids) else self._vectors
         self._row = {int(animal): row for row, animal in enumerate(self._ids)}
         self._flank_sets()
         self._count_answers()
@@ -166,7 +169,7 @@ class ReviewSession:
         """Each anchor's best cosine to an animal in another photo, decisions and flanks ignored: an upper bound on its
         priority that stays valid whatever is decided. Kept in the project and updated only for new or changed vectors
         (:mod:`pelage.reid.nearest`), so opening a session is linear in the animals, not quadratic."""
-        best, _ = best_in_other_photos(nearest_path(index_path(self.project, self.model.model_id)), self._ids, self._vectors,
+        best, _ = best_in_other_photos(nearest_path(index_path(self.project, self.model.model_id)), self._ids, self._appearance,
                                        self._image_of)
         return {anchor: (bound if np.isfinite(bound) else NO_CANDIDATE) for anchor, bound in zip(self._ids.tolist(), best.tolist(),
                                                                                                strict=True)}
@@ -178,8 +181,9 @@ class ReviewSession:
         with self._lock:
             return self.graph.excluded_for(anchor_id) | self._photo.get(self._image_of.get(anchor_id), set())
 
-    def _search(self, anchor: int, n: int) -> list[Candidate]:
-        """The anchor's ``n`` most similar allowed animals, best first (exact cosines)."""
+    def _search(self, anchor: int, n: int, vectors: np.ndarray | None = None) -> list[Candidate]:
+        """The anchor's ``n`` most similar allowed animals, best first (exact cosines of ``vectors``, by default the
+        identification vectors; the approximate index past its exact limit always searches those)."""
         flank = self._flank.get(anchor)
         filtered = self.same_flank and flank is not None
         excluded = self.excluded(anchor)
@@ -188,7 +192,8 @@ class ReviewSession:
                                      allowed=self._allowed[flank] if filtered else None)[0]
         # Exact: one matrix-vector product over the vectors in memory, filters as a mask. Faster than the index's
         # filtered search for one query (no per-vector selector calls), and the same cosines.
-        scores = self._vectors @ self._vectors[self._row[anchor]]
+        vectors = self._vectors if vectors is None else vectors
+        scores = vectors @ vectors[self._row[anchor]]
         if filtered:
             scores[~self._allowed_rows[flank]] = -np.inf
         rows = [self._row[i] for i in excluded if i in self._row]
@@ -201,8 +206,13 @@ class ReviewSession:
         return [Candidate(int(self._ids[i]), float(scores[i])) for i in top if scores[i] > -np.inf]
 
     def _priority(self, anchor: int) -> float:
+        """The appearance cosine of the anchor's best remaining candidate (see :func:`pelage.reid.nearest.appearance_rows`);
+        past the index's exact limit, that of the best candidate the approximate index finds."""
+        if self.index.is_exact:
+            hits = self._search(anchor, 1, self._appearance)
+            return hits[0].score if hits else NO_CANDIDATE
         hits = self._search(anchor, 1)
-        return hits[0].score if hits else NO_CANDIDATE
+        return float(self._appearance[self._row[hits[0].id]] @ self._appearance[self._row[anchor]]) if hits else NO_CANDIDATE
 
     @property
     def current_anchor(self) -> int | None:
@@ -362,7 +372,7 @@ class ReviewSession:
             self._flank_sets()
             self.queue.reset([animal_id])
             if animal_id in self._row:  # it may now be a candidate for anchors of the other flank
-                cosine = self._vectors @ self._vectors[self._row[animal_id]]
+                cosine = self._appearance @ self._appearance[self._row[animal_id]]
                 self.queue.raise_bounds({anchor: score for anchor, score in zip(self._ids.tolist(), cosine.tolist(), strict=True)
                                          if anchor != animal_id})
         self.events.emit(ReviewEvent(ReviewEventKind.FLANK_CHANGED, (animal_id,)))
