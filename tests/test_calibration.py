@@ -108,3 +108,15 @@ def test_the_training_tab_checks_the_scores_draws_their_reliability_and_asks_rev
     assert "14 confirmed matches and 14 rejections" in widget.result.text() and "Review now shows" in widget.result.text()
     assert widget.plot.check is not None and sum(b.count for b in widget.plot.check.bins) == 28
     assert saved_calibration(tmp_path / "enough", enough_decided.model_id) is not None
+
+
+def test_the_verdict_claims_a_better_fit_only_when_the_figures_shown_say_so():
+    from pelage.reid.calibration import CalibrationCheck
+    from pelage.ui.score_check import describe
+
+    def check(ece: float, prior_ece: float) -> CalibrationCheck:
+        return CalibrationCheck(pairs=54, matches=14, ece=ece, auc=0.98, prior_ece=prior_ece, prior_auc=0.99, bins=())
+
+    assert describe(check(0.030, 0.060), 14, 40, saved=True).startswith("Adjusted to your decisions, the scores fit them better")
+    same = describe(check(0.0598, 0.0601), 14, 40, saved=True)  # both read 0.060: no gain to claim
+    assert same.startswith("The nyala scores already fit your decisions about as well") and "0.060 adjusted, 0.060 before" in same

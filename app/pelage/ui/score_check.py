@@ -71,7 +71,9 @@ class ReliabilityPlot(QWidget):
 
 def describe(check: CalibrationCheck, matches: int, rejections: int, saved: bool) -> str:
     """The check in plain words first, the figures after."""
-    verdict = ("Adjusted to your decisions, the scores fit them better than the nyala ones." if check.ece < check.prior_ece
+    # Compared as shown (three decimals), so the words never claim a gain the figures below do not show.
+    better = round(check.ece, 3) < round(check.prior_ece, 3)
+    verdict = ("Adjusted to your decisions, the scores fit them better than the nyala ones." if better
                else "The nyala scores already fit your decisions about as well as an adjustment would.")
     return (f"{verdict}{' Review now shows the adjusted scores.' if saved else ''}\n\n"
             f"Checked on {matches} confirmed matches and {rejections} rejections, each time on decisions the adjustment had not "
