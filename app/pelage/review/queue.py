@@ -2,9 +2,10 @@
 
 Why most-likely-first: every confirmed match merges two individuals, and every later proposal then skips
 the whole individual, so early matches remove the most questions. The priority of an anchor is the appearance
-cosine (:func:`pelage.reid.nearest.appearance_rows`) of its best candidate that is still allowed (not in its individual, not blocked, not decided, not the same photo,
-not the other flank); it only falls as decisions accumulate. So the queue is a lazy max-heap over upper
-bounds: the top is re-evaluated exactly, and served once its exact value still beats every other bound.
+cosine (:func:`pelage.reid.nearest.appearance_rows`) of its best candidate that is still allowed (not in its
+individual, not blocked, not decided, not the same photo, not the other flank); it only falls as decisions
+accumulate. So the queue is a lazy max-heap over upper bounds: the top is re-evaluated exactly, and served once
+its exact value still beats every other bound.
 The order is therefore a function of the store alone (vectors, flanks, decisions) and a new session resumes
 exactly where the last one stopped. After a change that can raise priorities (an undo, a split, a new flank)
 the caller resets the affected anchors to their static bound (best cosine ignoring decisions), always valid.
