@@ -508,24 +508,31 @@ def test_slots_never_move_while_an_anchor_is_under_review():
     assert keep_slots([1, 2], {1}, [2], 5) == [1, 2]  # an undone answer (on 2) keeps its slot too
 
 
-def test_the_queue_orders_by_appearance_while_candidates_rank_with_the_spot_words(tmp_path):
+@pytest.mark.parametrize("approximate", [False, True], ids=["exact", "approximate index"])
+def test_the_queue_orders_by_appearance_while_candidates_rank_with_the_spot_words(tmp_path, monkeypatch, approximate):
     """Two crops of one scenery share all their spot words; the queue must not put them before two alike coats."""
     from sqlalchemy import update
 
+    from pelage.reid.index import CandidateIndex
     from pelage.reid.nearest import appearance_rows
     from pelage.store import transaction
 
-    synthetic = build_synthetic_project(tmp_path / "p", 4, dim=8, per_individual=2, flanked=0.0, two_per_photo=0.0)
+    synthetic = build_synthetic_project(tmp_path / "p", 5, dim=8, per_individual=2, flanked=0.0, two_per_photo=0.0)
     model_id = "synthetic-vectors-words4.0123abcd"  # what a model with 4 spot words is called
-    appearance = np.array([[1, 0, 0, 0], [0.6, 0.8, 0, 0], [0, 0, 1, 0], [0, 0, 0.9, np.sqrt(1 - 0.81)]], np.float32)
-    words = np.array([[1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]], np.float32)  # 0 and 1: one scenery's words
+    appearance = np.array([[1, 0, 0, 0], [0.6, 0.8, 0, 0], [0, 0, 1, 0], [0, 0, 0.9, np.sqrt(1 - 0.81)], [0, 0.1, 0.99, 0]], np.float32)
+    appearance /= np.linalg.norm(appearance, axis=1, keepdims=True)
+    # 0 and 1 share one scenery's words; 4, nearest to 2 by far, is set aside below.
+    words = np.array([[1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0]], np.float32)
     vectors = np.concatenate([appearance, np.sqrt(0.5) * words], axis=1) / np.sqrt(1.5)
     with transaction(synthetic.project.sessions) as session:
         for animal, vector in zip(synthetic.animal_ids, vectors, strict=True):
             session.execute(update(Embedding).where(Embedding.detection_id == animal)
                             .values(model_id=model_id, dim=8, vector=vector.astype("<f4").tobytes()))
+        session.execute(update(Detection).where(Detection.id == synthetic.animal_ids[4]).values(unusable_reason="a rock"))
     np.testing.assert_allclose(appearance_rows(vectors, 4), appearance, atol=1e-6)
-    scenery, coats = set(synthetic.animal_ids[:2]), set(synthetic.animal_ids[2:])
+    scenery, coats = set(synthetic.animal_ids[:2]), set(synthetic.animal_ids[2:4])
+    if approximate:  # as past the index's exact limit: priorities from the index's search, which holds the set-aside animal
+        monkeypatch.setattr(CandidateIndex, "is_exact", property(lambda self: False))
     with ReviewSession(synthetic.project, model=model_id, k=1) as session:
         proposal = session.next_proposal()
         # The coats look more alike (0.9 against 0.6), though the scenery pair is more similar with its words counted.

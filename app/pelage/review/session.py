@@ -211,7 +211,13 @@ class ReviewSession:
         if self.index.is_exact:
             hits = self._search(anchor, 1, self._appearance)
             return hits[0].score if hits else NO_CANDIDATE
-        hits = self._search(anchor, 1)
+        n = 8
+        while True:  # the index also holds animals set aside since: look past them, as the shortlist does
+            found = self._search(anchor, n)
+            hits = [hit for hit in found if hit.id in self._row]
+            if hits or len(found) < n:
+                break
+            n *= 4
         return float(self._appearance[self._row[hits[0].id]] @ self._appearance[self._row[anchor]]) if hits else NO_CANDIDATE
 
     @property
