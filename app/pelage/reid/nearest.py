@@ -44,8 +44,8 @@ def appearance_rows(vectors: np.ndarray, spot_words: int = 0) -> np.ndarray:
     """:func:`unit_rows` of the vectors without their last ``spot_words`` columns: what the review queue orders by.
 
     Spot words help a shortlist set other coats aside, but two crops of the same scenery share all their words, so
-    ordering by them put every false detection in an empty frame first (the first 29 anchors of a 300-frame season,
-    against 4 of the first 60 by appearance): the queue asks how alike the coats look."""
+    ordering by them put the false detections in empty frames first (the first 29 anchors of a 300-frame season; by
+    appearance, none of the first 60): the queue asks how alike the coats look."""
     vectors = np.asarray(vectors, np.float32)
     if spot_words and vectors.ndim == 2 and vectors.shape[1] > spot_words:
         vectors = vectors[:, :-spot_words]
