@@ -128,6 +128,9 @@ class ImportDialog(QDialog):
         self.preview_table.setFixedHeight(rows + self.preview_table.horizontalHeader().sizeHint().height() + 4)
         self.preview: ImportPreview | None = None
         self.preview_runner: TaskRunner | None = None
+        # Every preview started, the dropped ones included: the dialog owns and outlives them (deleting a finished
+        # preview's thread object from its own finished signal crashed the program now and then, in pytest-qt's teardown).
+        self._preview_threads: list[TaskRunner] = []
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)
         self._preview_timer.setInterval(PREVIEW_DELAY_MS)
@@ -202,8 +205,8 @@ class ImportDialog(QDialog):
         runner = TaskRunner(task, "import-preview", self)
         runner.succeeded.connect(lambda preview, runner=runner: self._show_preview(runner, preview))
         runner.failed.connect(lambda message, runner=runner: self._preview_failed(runner, message))
-        runner.finished.connect(runner.deleteLater)
         self.preview_runner = runner
+        self._preview_threads.append(runner)
         runner.start()
 
     def _show_preview(self, runner: TaskRunner, preview: ImportPreview) -> None:
@@ -297,7 +300,9 @@ class ImportDialog(QDialog):
             self.cancel()
             self.runner.wait()
         self._preview_timer.stop()
-        if self.preview_runner is not None:  # a preview only reads: stop it, and do not leave its thread behind
-            self.preview_runner.cancel()
-            self.preview_runner.wait()
+        # A preview only reads: stop every one still running, including those a newer folder or pattern dropped (a
+        # thread destroyed with the dialog while it runs aborts the program), and do not leave their threads behind.
+        for runner in self._preview_threads:
+            runner.cancel()
+            runner.wait()
         super().reject()
