@@ -55,15 +55,19 @@ class SpotVocabulary:
         digest.update(np.ascontiguousarray(self.idf, "<f4").tobytes())
         return digest.hexdigest()[:8]
 
-    def histogram(self, descriptors: np.ndarray) -> np.ndarray:
-        """The unit word vector of one crop's descriptors (all zeros for a crop without keypoints)."""
+    def counts(self, descriptors: np.ndarray) -> np.ndarray:
+        """How many of one crop's descriptors fall to each word (its nearest centre)."""
         counts = np.zeros(self.size, np.float32)
         if len(descriptors):
             centres = self.centres
             distances = (np.einsum("ij,ij->i", descriptors, descriptors)[:, None] - 2.0 * descriptors @ centres.T
                          + np.einsum("ij,ij->i", centres, centres)[None, :])
             np.add.at(counts, distances.argmin(axis=1), 1.0)
-        weighted = np.sqrt(counts) * self.idf  # square roots tame bursts of one repeated stripe
+        return counts
+
+    def histogram(self, descriptors: np.ndarray) -> np.ndarray:
+        """The unit word vector of one crop's descriptors (all zeros for a crop without keypoints)."""
+        weighted = np.sqrt(self.counts(descriptors)) * self.idf  # square roots tame bursts of one repeated stripe
         norm = float(np.linalg.norm(weighted))
         return weighted / norm if norm > 0 else weighted
 
@@ -103,10 +107,8 @@ def fit_vocabulary(descriptor_sets: list[np.ndarray], size: int, seed: int = 0) 
     kmeans = faiss.Kmeans(DESCRIPTOR_DIM, size, niter=20, seed=seed, max_points_per_centroid=256)
     kmeans.train(pooled)
     centres = np.asarray(kmeans.centroids, np.float32)
-    present = np.zeros(size, np.float32)
-    provisional = SpotVocabulary(centres, np.ones(size, np.float32))
-    for descriptors in descriptor_sets:
-        present += provisional.histogram(np.asarray(descriptors, np.float32)) > 0
+    unweighted = SpotVocabulary(centres, np.ones(size, np.float32))
+    present = sum((unweighted.counts(np.asarray(d, np.float32)) > 0 for d in descriptor_sets), np.zeros(size, np.float32))
     idf = np.log((len(descriptor_sets) + 1) / (present + 1)).astype(np.float32)
     return SpotVocabulary(centres, idf)
 

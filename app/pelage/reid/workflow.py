@@ -209,13 +209,14 @@ def train_from_labels(
         scores = evaluation_scores(val_rows, cosine_similarity(embed_folder(model, val_folder))).as_dict()
         return {key: round(value, 4) for key, value in scores.items()}
 
-    model, state = train_embedding(labelled_crops(train_folder, split.train), out_dir, recipe, config, resume=resume,
+    training = labelled_crops(train_folder, split.train)
+    model, state = train_embedding(training, out_dir, recipe, config, resume=resume,
                                    validate=validate if val_rows else None, progress=on_epoch)
     data = {"split_seed": split_seed, "validation_fraction": validation_fraction, "calibration_fraction": calibration_fraction,
             **split.summary(), "missing_crops": [failure.path for failure in train_folder.failures]}
     write_training_record(out_dir, recipe, state, data)
     try:
-        model.spot_words = fit_crop_vocabulary(train_folder.crops())  # the words of the coats it was trained on
+        model.spot_words = fit_crop_vocabulary([crop.image for crop in training])  # the words of the coats it was trained on
     except ValueError:
         model.spot_words = None  # too few keypoints (a handful of small crops): identification by the embedding alone
     bundle = save_model(model.cpu(), out_dir, name, extra={"training_data": data})

@@ -45,7 +45,11 @@ def _from_folder(directory: Path, model_id: str | None = None) -> ReviewModel | 
     id, or under one it lists as its own earlier id (``earlier_model_ids``: the same weights compared another way, as
     before the bundled model's mirror features), so a project identified before an upgrade keeps a fitting calibration
     until it is identified again."""
-    config = _read_config(directory)
+    return _from_config(_read_config(directory), directory, model_id)
+
+
+def _from_config(config: dict | None, directory: Path, model_id: str | None = None) -> ReviewModel | None:
+    """:func:`_from_folder` for a config already read."""
     if not config or "model_id" not in config:
         return None
     earlier = config.get("earlier_model_ids")
@@ -64,8 +68,9 @@ def _current_model(project: Project, model_id: str, registered_path: str) -> Rev
     """The model a registered folder holds now, when it holds ``model_id``'s weights under a newer id (the bundled model
     after an upgrade: a project that chose it keeps following it, as ``pelage identify`` does)."""
     for place in _registered_places(project, registered_path):
-        if _from_folder(place, model_id) is not None:
-            return _from_folder(place)
+        config = _read_config(place)  # read once: does it know model_id, and what is it now
+        if _from_config(config, place, model_id) is not None:
+            return _from_config(config, place)
     return None
 
 
