@@ -133,6 +133,8 @@ def test_megadetector_installs_with_progress_and_a_checksum(qtbot, tmp_path):
     assert seen and seen[-1] == (len(PAYLOAD), len(PAYLOAD))
     assert dialog.md_status.text().startswith("Installed") and dialog.install_button.isHidden()
     assert dialog.note.text().startswith("MegaDetector installed and checked")
+    dialog.accept()  # closed as soon as the result shows: the download's thread is waited for, not destroyed running
+    assert dialog._install_thread.isFinished()
 
 
 def test_a_cancelled_download_leaves_nothing(qtbot, tmp_path, slow_server):

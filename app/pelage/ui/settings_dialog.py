@@ -105,6 +105,9 @@ class SettingsDialog(QDialog):
         self.models_dir, self.spec = models_dir, megadetector or KNOWN_WEIGHTS["megadetector"]
         self.cuda_name = gpu_name()
         self.installer: TaskRunner | None = None
+        # The last download's thread, kept until the dialog closes: its result arrives before the thread has ended, and a
+        # QThread destroyed with its dialog while still running aborts the program (see done).
+        self._install_thread: TaskRunner | None = None
         self.install_error: str | None = None
 
         self.detector = QComboBox()
@@ -233,8 +236,10 @@ class SettingsDialog(QDialog):
         runner.progress.connect(self._install_progress)
         runner.succeeded.connect(self._installed)
         runner.failed.connect(self._install_failed)
-        runner.finished.connect(runner.deleteLater)
-        self.installer = runner
+        if self._install_thread is not None:  # an earlier download's thread: its result came, so it is ending
+            self._install_thread.wait()
+            self._install_thread.deleteLater()
+        self.installer = self._install_thread = runner
         self.install_button.setEnabled(False)
         self.install_cancel.setEnabled(True)
         self.install_cancel.show()
@@ -273,10 +278,12 @@ class SettingsDialog(QDialog):
         self._say("Download cancelled; nothing was installed." if cancelled else f"MegaDetector was not installed: {message}")
 
     def done(self, result: int) -> None:
-        """Closing the dialog stops a download (the partial file is removed) rather than leaving it running."""
+        """Closing the dialog stops a download (the partial file is removed) rather than leaving it running, and waits for
+        the download's thread even when its result has come: the thread may still be returning."""
         if self.installer is not None:
             self.installer.cancel()
-            self.installer.wait()
+        if self._install_thread is not None:
+            self._install_thread.wait()
         super().done(result)
 
     # -- files -----------------------------------------------------------------------------------
