@@ -205,4 +205,4 @@ def test_a_proposal_goes_ahead_of_queued_look_ahead_work_and_gets_the_same_score
         assert result, "scoring waited forever behind the look-ahead work"
         assert session.scorer.wait_idle(timeout=120)
         fresh = {i: session.scorer._compute(anchor, i) for i in others}
-        assert {i: inliers for i, _p, _c, inliers, _v in result[0]} == {i: count or 0 for i, count in fresh.items()}
+        assert {i: inliers for i, _p, _c, inliers, _v, _s in result[0]} == {i: count or 0 for i, count in fresh.items()}

@@ -271,6 +271,7 @@ def candidates_command(project_dir: Path, animal_id: int, k: int, as_json: bool,
 
     from pelage.reid.candidates import propose_candidates
     from pelage.reid.embed import Embedder
+    from pelage.reid.scenery import SCENERY_SHORT
     from pelage.store import open_project
     from pelage.training.registry import active_model_dir
 
@@ -281,8 +282,8 @@ def candidates_command(project_dir: Path, animal_id: int, k: int, as_json: bool,
         click.echo(json.dumps({"anchor": {"id": animal_id}, "candidates": [asdict(c) for c in found]}, indent=2))
         return
     for rank, candidate in enumerate(found, 1):
-        click.echo(f"{rank}. animal {candidate.id}: P(same) {candidate.score:.2f}  (cosine {candidate.cosine:.2f}, "
-                   f"{candidate.inliers} matching spots)")
+        spots = SCENERY_SHORT if candidate.scenery else f"{candidate.inliers} matching spots"
+        click.echo(f"{rank}. animal {candidate.id}: P(same) {candidate.score:.2f}  (cosine {candidate.cosine:.2f}, {spots})")
 
 
 COMMANDS = (identify_command, candidates_command, embed_command, rank_command, evaluate_command)  # `train` is in cli/training.py

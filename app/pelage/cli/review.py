@@ -34,6 +34,7 @@ project_argument = click.argument("project_dir", type=click.Path(path_type=Path)
 @click.option("--json", "as_json", is_flag=True, help='Print {"anchor": {"id": …}, "candidates": [{"id": …, "score": …}, …]}.')
 def propose_command(project_dir: Path, anchor_id: int | None, k: int, any_flank: bool, model_name: str | None, as_json: bool) -> None:
     """The next animal to review (or ANCHOR) and its most likely matches, never one decided before."""
+    from pelage.reid.scenery import SCENERY_SHORT
     from pelage.review.session import ReviewSession
     from pelage.store import open_project
 
@@ -51,6 +52,8 @@ def propose_command(project_dir: Path, anchor_id: int | None, k: int, any_flank:
         click.echo("  no candidate left for this animal")
     for rank, candidate in enumerate(proposal.candidates, 1):
         spots = f"{candidate.inliers} matching spots" if candidate.verified else "not verified"
+        if candidate.scenery:
+            spots = SCENERY_SHORT
         click.echo(f"  {rank}. animal {candidate.id}: P(same) {candidate.score:.3f}  (cosine {candidate.cosine:.3f}, {spots})  "
                    f"{candidate.record.survey}/{candidate.record.image}")
 

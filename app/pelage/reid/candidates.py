@@ -28,6 +28,7 @@ from pelage.reid.flank_project import FlankSummary, flank_predictor, predict_pro
 from pelage.reid.index import CandidateIndex
 from pelage.reid.nearest import appearance_rows, best_in_other_photos, nearest_path
 from pelage.reid.ranking import SHORTLIST, TOP_K
+from pelage.reid.scenery import detection_places
 from pelage.reid.scoring import PatternScorer
 from pelage.reid.spot_words import words_in_model_id
 from pelage.store import Project, transaction
@@ -58,6 +59,7 @@ class ScoredCandidate:
     score: float  # calibrated probability that it is the same animal as the anchor
     cosine: float
     inliers: int
+    scenery: bool = False  # one camera's scenery seen twice (pelage.reid.scenery): its spot matches are not counted
 
 
 @dataclass
@@ -267,10 +269,11 @@ def propose_candidates(project: Project, embedder: Embedder, anchor_id: int, k: 
         if not hits:
             return []
         crops = {d.id: (d.crop_path, d.mask_path) for d in _animals(session, [hit.id for hit in hits] + [anchor_id])}
+        places = detection_places(session, crops)
     calibration = saved_calibration(project.root, embedder.model_id) or embedder.bundle.calibration  # the project's refit first
-    scorer = PatternScorer(project.artefacts, crops, calibration)
+    scorer = PatternScorer(project.artefacts, crops, calibration, places=places)
     try:
         scored = scorer.score(anchor_id, ((hit.id, hit.score) for hit in hits))
     finally:
         scorer.close()
-    return [ScoredCandidate(i, score, cosine, inliers) for i, score, cosine, inliers, _verified in scored[:k]]
+    return [ScoredCandidate(i, score, cosine, inliers, scenery) for i, score, cosine, inliers, _verified, scenery in scored[:k]]

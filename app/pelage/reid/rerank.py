@@ -97,6 +97,7 @@ class MatchResult:
     matches: int  # mutual ratio-test matches before geometric verification
     scale: float = 0.0  # of the transform from the first crop to the second; 0 when none was found
     rotation: float = 0.0  # degrees
+    shift: tuple[float, float] = (0.0, 0.0)  # the transform's translation, in the second crop's pixels
 
 
 def root_sift(descriptors: np.ndarray) -> np.ndarray:
@@ -203,7 +204,8 @@ def match_features(a: LocalFeatures, b: LocalFeatures, ratio: float = LOWE_RATIO
     inliers = int(np.count_nonzero(consistent_keypoints(a, b, kept, rotation, scale)))
     if inliers < MIN_MATCHES:
         inliers = 0  # three points always fit some similarity: that is chance, not evidence
-    return MatchResult(inliers=inliers, matches=len(pairs), scale=scale, rotation=rotation)
+    return MatchResult(inliers=inliers, matches=len(pairs), scale=scale, rotation=rotation,
+                       shift=(float(transform[0, 2]), float(transform[1, 2])))
 
 
 def consistent_keypoints(a: LocalFeatures, b: LocalFeatures, pairs: np.ndarray, rotation: float, scale: float) -> np.ndarray:

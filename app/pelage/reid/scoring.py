@@ -8,7 +8,8 @@ a small pool of threads (one per core: OpenCV and NumPy release the GIL), both t
 those the reviewer will probably see next, computed ahead while they look; a proposal's own pairs go first, and
 look-ahead work not yet started is dropped when a proposal needs something else. An animal without a readable crop (vectors
 imported from elsewhere, a deleted cache) is not an error: its pairs score on the embedding alone, with zero
-verified spots.
+verified spots. A pair that is one camera's scenery seen twice (:mod:`pelage.reid.scenery`) counts no spots either,
+and says so.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 
 from pelage.reid.feature_store import load_or_extract
 from pelage.reid.rerank import FusionCalibration, LocalFeatures, fuse_scores, match_features
+from pelage.reid.scenery import Place, same_scenery
 
 FEATURE_CACHE_SIZE = 256
 VERIFY_THREADS = max(1, min(4, os.cpu_count() or 1))
@@ -37,9 +39,11 @@ class PatternScorer:
     """Scores (anchor, candidate) pairs; thread-safe, with a pool of verifying threads that :meth:`close` stops."""
 
     def __init__(self, artefacts: Path, crops: Mapping[int, tuple[str | None, str | None]], calibration: FusionCalibration,
-                 feature_cache_size: int = FEATURE_CACHE_SIZE) -> None:
+                 feature_cache_size: int = FEATURE_CACHE_SIZE, places: Mapping[int, Place] | None = None) -> None:
         self.artefacts = Path(artefacts)
         self.crops = dict(crops)  # animal id -> (crop path, mask path), relative to the artefact folder
+        self.places = dict(places or {})  # animal id -> camera, time and box: what tells scenery seen twice
+        self._scenery: set[tuple[int, int]] = set()  # verified pairs that are scenery: their spots are not counted
         self.calibration = calibration
         self._features: OrderedDict[int, LocalFeatures | None] = OrderedDict()
         self._feature_cache_size = feature_cache_size
@@ -71,13 +75,19 @@ class PatternScorer:
 
     def _compute(self, a: int, b: int) -> int | None:
         first, second = self.features(a), self.features(b)
-        inliers = None if first is None or second is None else int(match_features(first, second).inliers)
+        inliers, scenery = None, False
+        if first is not None and second is not None:
+            match = match_features(first, second)
+            scenery = same_scenery(self.places.get(a), first.image_size, self.places.get(b), second.image_size, match)
+            inliers = 0 if scenery else int(match.inliers)
         with self._lock:
             self._inliers[_pair(a, b)] = inliers
+            if scenery:
+                self._scenery.add(_pair(a, b))
         return inliers
 
     def inliers(self, a: int, b: int) -> int | None:
-        """Verified spot matches between two animals; None when either has no crop to match."""
+        """Verified spot matches between two animals (0 for scenery seen twice); None when either has no crop to match."""
         key = _pair(a, b)
         with self._lock:
             if key in self._inliers:
@@ -90,14 +100,20 @@ class PatternScorer:
                 pass  # the prefetcher was closed before it got there
         return self._compute(a, b)
 
+    def scenery(self, a: int, b: int) -> bool:
+        """Whether the pair, once verified, was found to be one camera's scenery seen twice."""
+        with self._lock:
+            return _pair(a, b) in self._scenery
+
     def has_crop(self, animal_id: int) -> bool:
         return bool(self.crops.get(animal_id, (None, None))[0])
 
-    def score(self, anchor: int, candidates: Iterable[tuple[int, float]]) -> list[tuple[int, float, float, int, bool]]:
-        """(id, P(same), cosine, inliers, verified) for each (id, cosine), best first (ties keep the cosine order).
+    def score(self, anchor: int, candidates: Iterable[tuple[int, float]]) -> list[tuple[int, float, float, int, bool, bool]]:
+        """(id, P(same), cosine, inliers, verified, scenery) for each (id, cosine), best first (ties keep the cosine order).
 
-        ``verified`` says whether pattern matching ran; when it could not, inliers count as 0. The pairs not yet
-        known are verified on the pool, ahead of any look-ahead work."""
+        ``verified`` says whether pattern matching ran; when it could not, inliers count as 0, as they do when
+        ``scenery`` (one camera's scenery seen twice). The pairs not yet known are verified on the pool, ahead of any
+        look-ahead work."""
         candidates = list(candidates)
         if not candidates:
             return []
@@ -109,7 +125,8 @@ class PatternScorer:
         cosine = np.array([cosine for _, cosine in candidates], np.float64)
         fused = fuse_scores(cosine, inliers, self.calibration)
         order = np.argsort(-fused, kind="stable")
-        return [(candidates[i][0], float(fused[i]), float(cosine[i]), int(inliers[i]), found[i] is not None) for i in order]
+        return [(candidates[i][0], float(fused[i]), float(cosine[i]), int(inliers[i]), found[i] is not None,
+                 self.scenery(anchor, candidates[i][0])) for i in order]
 
     def prefetch(self, pairs: Iterable[tuple[int, int]]) -> None:
         """Compute these pairs' inliers in the background (pairs without crops, or already known, are skipped)."""
@@ -150,6 +167,7 @@ class PatternScorer:
             self._features.pop(animal_id, None)
             for key in [key for key in self._inliers if animal_id in key]:
                 del self._inliers[key]
+                self._scenery.discard(key)
 
     def close(self) -> None:
         """Stop the verifying threads, dropping work not yet started."""

@@ -18,6 +18,7 @@ from pelage.reid.calibration import CalibrationCheck, cross_validate, enough, re
 from pelage.reid.candidates import stored_vectors
 from pelage.reid.nearest import unit_rows
 from pelage.reid.rerank import FusionCalibration
+from pelage.reid.scenery import detection_places
 from pelage.reid.scoring import PatternScorer
 from pelage.review.graph import DecisionGraph
 from pelage.store import Project
@@ -51,11 +52,12 @@ def decided_pairs(project: Project, model_id: str, calibration: FusionCalibratio
         graph = DecisionGraph.load(session)
         crops = {row.id: (row.crop_path, row.mask_path) for row in session.execute(
             select(Detection.id, Detection.crop_path, Detection.mask_path).where(Detection.label == "animal"))}
+        places = detection_places(session)
     ids, vectors = stored_vectors(project, model_id)
     row = {int(animal): i for i, animal in enumerate(ids.tolist())}
     unit = unit_rows(vectors) if len(ids) else vectors
     decided = [d for d in graph.decisions() if d.kind in (DecisionKind.MATCH, DecisionKind.NONMATCH) and d.a_id in row and d.b_id in row]
-    scorer = PatternScorer(project.artefacts, crops, calibration)
+    scorer = PatternScorer(project.artefacts, crops, calibration, places=places)
     try:
         scorer.prefetch((d.a_id, d.b_id) for d in decided)  # verified on one thread per core, as review does
         inliers = np.array([scorer.inliers(d.a_id, d.b_id) or 0 for d in decided], np.float64)

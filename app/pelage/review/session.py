@@ -58,6 +58,7 @@ from pelage.reid.candidates import index_path, stored_vectors, sync_index
 from pelage.reid.index import Candidate, CandidateIndex
 from pelage.reid.nearest import appearance_rows, best_in_other_photos, nearest_path, unit_rows
 from pelage.reid.ranking import SHORTLIST, TOP_K
+from pelage.reid.scenery import detection_places
 from pelage.reid.scoring import PatternScorer
 from pelage.reid.spot_words import words_in_model_id
 from pelage.review import actions
@@ -85,6 +86,7 @@ class CandidateView:
     record: AnimalRecord
     flank: Flank | None
     photos: int = 1  # photos of the confirmed individual this photo stands for (1: an animal on its own)
+    scenery: bool = False  # the same spot of one camera's view on another day, matching in place: spots not counted
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ class ReviewSession:
                                    .where(Detection.label == "animal", Detection.unusable_reason.is_(None))).all()
             self._survey_roots = dict(session.execute(select(Survey.name, Survey.root)).all())
             self.graph = DecisionGraph.load(session)
+            places = detection_places(session)
         self._image_of = {row.id: row.image_id for row in rows}
         self._photo: dict[int, set[int]] = {}
         for animal, image in self._image_of.items():
@@ -139,7 +142,7 @@ class ReviewSession:
         crops = {row.id: (row.crop_path, row.mask_path) for row in rows}
         if self.scorer is not None:
             self.scorer.close()
-        self.scorer = PatternScorer(self.project.artefacts, crops, self.model.calibration)
+        self.scorer = PatternScorer(self.project.artefacts, crops, self.model.calibration, places=places)
 
         ids, vectors = stored_vectors(self.project, self.model.model_id)
         self.index: CandidateIndex = sync_index(self.project, self.model.model_id, ids, vectors)
@@ -262,13 +265,13 @@ class ReviewSession:
         hits = self._shortlist(anchor)
         candidates: list[CandidateView] = []
         shown: set[int] = set()
-        for i, score, cosine, inliers, verified in self.scorer.score(anchor, ((hit.id, hit.score) for hit in hits)):
+        for i, score, cosine, inliers, verified, scenery in self.scorer.score(anchor, ((hit.id, hit.score) for hit in hits)):
             individual = self.graph.component(i)
             if individual & shown:
                 continue  # a better-scoring photo already stands for this individual
             shown |= individual
             photos = sum(1 for member in individual if member in self._records)
-            candidates.append(CandidateView(i, score, cosine, inliers, verified, self._records[i], self._flank.get(i), photos))
+            candidates.append(CandidateView(i, score, cosine, inliers, verified, self._records[i], self._flank.get(i), photos, scenery))
             if len(candidates) == self.k:
                 break
         if self._planner is None:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pelage.reid.scenery import SCENERY_EXPLAINED, SCENERY_SHORT
 from pelage.review.events import ReviewEvent, ReviewEventKind
 from pelage.review.position import load_position, save_position
 from pelage.review.slots import keep_slots
@@ -84,6 +85,8 @@ def _score_text(score: float) -> str:
 def candidate_title(slot: int, candidate: CandidateView) -> str:
     """'[2]  83% same animal · 41 matched keypoints · 1 of 3 photos': the calibrated chance first, in plain words."""
     keypoints = f"{candidate.inliers} matched keypoints" if candidate.verified else "keypoints not checked"
+    if candidate.scenery:
+        keypoints = SCENERY_SHORT
     stands_for = f" · 1 of {candidate.photos} photos of one animal" if candidate.photos > 1 else ""
     return (f"<b>[{slot + 1}]</b> &nbsp; <b>{_score_text(candidate.score)}</b> same animal "
             f"<span style='color:#9aa0a6'>· {keypoints}{stands_for}</span>")
@@ -94,6 +97,8 @@ def candidate_tooltip(candidate: CandidateView) -> str:
     keypoints = (f"{candidate.inliers} matched keypoints: spots of the coat found in both photos at positions that agree "
                  "(local features checked with a geometric fit)" if candidate.verified
                  else "Matched keypoints: not checked (one of the two photos has no cached crop)")
+    if candidate.scenery:
+        keypoints = SCENERY_EXPLAINED
     lines = [f"Chance that #{candidate.id} is the anchor's animal: {candidate.score:.1%}, calibrated from the two numbers below.",
              keypoints + ".",
              f"Appearance similarity (cosine of the identification model's vectors: the coat's look and the kinds of spot "
