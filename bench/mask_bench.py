@@ -19,9 +19,9 @@ import numpy as np
 
 from _common import print_json, shared_dataset
 from pelage.ingest import DetectorConfig, build_pipeline
-from pelage.ingest.artefacts import crop_rect
+from pelage.ingest.artefacts import crop_rect, padded_box
 from pelage.ingest.importer import scan_survey
-from pelage.ingest.pipeline import padded_box, padded_crop
+from pelage.ingest.pipeline import padded_crop
 from pelage.ingest.segment import mask_animal, mask_from_patch
 from pelage.paths import resolve_user_paths
 from pelage.store import MaskSource

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -17,6 +18,9 @@ import numpy as np
 # Crops are stored no larger than this (long side): plenty for identification and for review zoom,
 # which goes back to the original photo for full resolution.
 MAX_CROP_SIDE = 1024
+# Detection boxes are cropped with a little context so masking sees the whole outline: this share of the box's width
+# and height is added on each side (padded_box).
+CROP_PADDING = 0.05
 # True because an import of a survey rebuilds the missing cached files of the images it already holds.
 REBUILD_HINT = "re-run the import of its survey (`pelage import SURVEY --project PROJECT`) to rebuild it"
 
@@ -41,6 +45,13 @@ def crop_rect(shape: tuple[int, ...], box: tuple[float, float, float, float]) ->
     if x1 - x0 < 2 or y1 - y0 < 2:
         raise ValueError(f"box {box} is empty inside a {width}×{height} image")
     return x0, y0, x1, y1
+
+
+def padded_box(box: Any) -> tuple[float, float, float, float]:
+    """A detection's box (anything with ``x0, y0, x1, y1``: a detector's Box, a stored Detection) with a little context
+    around it, so masking sees the whole outline: what its crop is cut from (:func:`crop_rect`)."""
+    pad_x, pad_y = (box.x1 - box.x0) * CROP_PADDING, (box.y1 - box.y0) * CROP_PADDING
+    return box.x0 - pad_x, box.y0 - pad_y, box.x1 + pad_x, box.y1 + pad_y
 
 
 def crop_box(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:

@@ -22,6 +22,7 @@ from pelage.ingest.artefacts import (
     artefact_paths,
     crop_box,
     crop_rect,
+    padded_box,
     read_grey,
     write_artefacts,
     write_crop,
@@ -36,9 +37,6 @@ from pelage.ingest.segment import MaskResult, mask_animal, mask_from_patch
 from pelage.paths import UserPaths
 from pelage.store.schema import MaskSource
 from pelage.weights import KNOWN_WEIGHTS, DamagedWeightsError, WeightsState, damaged_message, installed_weights
-
-# Detection boxes are cropped with a little context so masking sees the whole outline.
-CROP_PADDING = 0.05
 
 
 @dataclass
@@ -162,12 +160,6 @@ class Pipeline:
         if not (self.reuse_detector_masks and hasattr(self.detector, "find")):
             return None
         return next((item.patch for item in self.find(rgb) if iou(item.box, box) > 0.98), None)
-
-
-def padded_box(box: Box) -> tuple[float, float, float, float]:
-    """The box with a little context around it, so masking sees the whole outline."""
-    pad_x, pad_y = (box.x1 - box.x0) * CROP_PADDING, (box.y1 - box.y0) * CROP_PADDING
-    return box.x0 - pad_x, box.y0 - pad_y, box.x1 + pad_x, box.y1 + pad_y
 
 
 def padded_crop(rgb: np.ndarray, box: Box) -> np.ndarray:
