@@ -42,7 +42,7 @@ class PatternScorer:
                  feature_cache_size: int = FEATURE_CACHE_SIZE, places: Mapping[int, Place] | None = None) -> None:
         self.artefacts = Path(artefacts)
         self.crops = dict(crops)  # animal id -> (crop path, mask path), relative to the artefact folder
-        self.places = dict(places or {})  # animal id -> camera, time and box: what tells scenery seen twice
+        self.places = dict(places or {})  # animal id -> camera, time and what its crop shows: what tells scenery seen twice
         self._scenery: set[tuple[int, int]] = set()  # verified pairs that are scenery: their spots are not counted
         self.calibration = calibration
         self._features: OrderedDict[int, LocalFeatures | None] = OrderedDict()
