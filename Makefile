@@ -40,6 +40,7 @@ bench: setup
 	$(BIN)/python bench/index_bench.py
 	$(BIN)/python bench/review_bench.py
 	$(BIN)/python bench/finetune_bench.py
+	$(BIN)/python bench/scenery_bench.py --seed 8
 
 # Screenshots of the main views for the README, on a virtual X server
 # (apt-get install xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1).
