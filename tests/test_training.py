@@ -64,6 +64,31 @@ def test_the_mirrored_sample_shows_the_mirrored_pattern():
     assert mirrored[0, :, : width // 3].mean() < mirrored[0, :, -width // 3:].mean()
 
 
+def test_random_erasing_blacks_out_one_rectangle_of_every_channel_only_when_asked():
+    from pelage.reid.transforms import augment
+
+    image = np.random.default_rng(1).integers(1, 256, (72, 144, 4)).astype(np.uint8)
+    for seed in range(30):  # the same draws with and without erasing: they differ by one black rectangle
+        kept = augment(image, 64, 128, np.random.default_rng(seed))
+        erased = augment(image, 64, 128, np.random.default_rng(seed), erasing=1.0)
+        changed = (kept != erased).any(axis=2)
+        assert (erased[changed] == 0).all()
+        rows, cols = np.nonzero(changed)
+        rectangle = np.zeros_like(changed)
+        rectangle[rows.min():rows.max() + 1, cols.min():cols.max() + 1] = True
+        assert ((erased == 0).all(axis=2) | ~rectangle).all()  # every channel black over the whole rectangle
+        assert 0.02 * 64 * 128 * 0.9 <= rectangle.sum() <= 0.3 * 64 * 128 * 1.1
+        assert (augment(image, 64, 128, np.random.default_rng(seed), erasing=0.0) == kept).all()
+    crops = striped_crops()  # the recipe's switch reaches the training samples
+    black = torch.tensor([-m / s for m, s in zip(SMALL.mean, SMALL.std, strict=True)]).view(-1, 1, 1)
+    blacked_out = []
+    for erasing in (0.0, replace(RECIPE, random_erasing=1.0).random_erasing):
+        torch.manual_seed(0)
+        sample, _ = AugmentedCrops(crops, class_table(crops, True), SMALL, erasing)[0]
+        blacked_out.append(int(torch.isclose(sample, black).all(dim=0).sum()))
+    assert blacked_out[1] - blacked_out[0] >= 0.02 * 64 * 128 * 0.9
+
+
 def test_learning_rate_warms_up_then_steps_down():
     recipe = Recipe(warmup_epochs=5, decay_epochs=(40, 52), decay_factor=0.1)
     assert learning_rate_factor(recipe, 0) == pytest.approx(0.1)

@@ -168,6 +168,8 @@ def evaluate_command(labels_csv: Path, root: Path, held_out: bool, as_json: bool
 @click.option("--triplet", "triplet_weight", type=float, default=None, help="Weight of the batch-hard triplet loss (0: off).")
 @click.option("--smoothed-ce", "smoothed_ce_weight", type=float, default=None, help="Weight of label-smoothed cross-entropy (0: off).")
 @click.option("--adaptive-l2/--plain-l2", "adaptive_l2", default=None, help="PGNet-AL2's adaptive L2 regularisation.")
+@click.option("--random-erasing", type=click.FloatRange(0, 1), default=None,
+              help="Probability of blacking out a random rectangle of each training crop (0: off).")
 @click.option("--input-size", default=None, help="Network input HEIGHTxWIDTH, e.g. 192x384 (default 224x448).")
 @click.option("--frozen-blocks", type=int, default=None, help="Keep the stem and the first N backbone blocks fixed (faster on a CPU).")
 @click.option("--decay-epochs", default=None, help="Comma-separated epochs at which the learning rate drops tenfold.")
@@ -183,7 +185,8 @@ def evaluate_command(labels_csv: Path, root: Path, held_out: bool, as_json: bool
 @threads_option
 def train_command(labels_csv: Path, data_dir: Path | None, out_dir: Path, name: str | None, epochs: int | None, arch: str | None,
                   margin_function: str | None, triplet_weight: float | None, smoothed_ce_weight: float | None, adaptive_l2: bool | None,
-                  input_size: str | None, frozen_blocks: int | None, decay_epochs: str | None, warmup_epochs: int | None,
+                  random_erasing: float | None, input_size: str | None, frozen_blocks: int | None, decay_epochs: str | None,
+                  warmup_epochs: int | None,
                   validation_fraction: float, calibration_fraction: float, split_seed: int, seed: int | None, workers: int | None,
                   device: str | None, resume: bool, cache: Path | None, threads: int | None) -> None:
     """Train an embedding model on labelled photos (identity-disjoint validation and calibration splits)."""
@@ -202,7 +205,8 @@ def train_command(labels_csv: Path, data_dir: Path | None, out_dir: Path, name: 
     if resume:
         read_checkpoint(out_dir / CHECKPOINT)
     recipe = recipe_with(Recipe(), epochs=epochs, margin_function=margin_function, triplet_weight=triplet_weight,
-                         smoothed_ce_weight=smoothed_ce_weight, adaptive_l2=adaptive_l2, seed=seed, workers=workers, device=device,
+                         smoothed_ce_weight=smoothed_ce_weight, adaptive_l2=adaptive_l2, random_erasing=random_erasing, seed=seed,
+                         workers=workers, device=device,
                          frozen_blocks=frozen_blocks, warmup_epochs=warmup_epochs,
                          decay_epochs=_int_tuple(decay_epochs, "--decay-epochs") if decay_epochs else None)
     config = ModelConfig(mirror_features=True)  # mirrored crops are classes of their own: compare both looks

@@ -60,6 +60,7 @@ class Recipe:
     adaptive_l2_strength: float = 5e-3  # A
     adaptive_l2_c: float = 1.0
     mirror_classes: bool = True
+    random_erasing: float = 0.0  # probability of blacking out one rectangle of a training crop (an occluded flank)
     frozen_blocks: int = 0  # keep the stem and the first N blocks at their ImageNet weights (a CPU's budget)
     frozen_batchnorm: bool = False  # keep every batch-norm layer's running statistics (fine-tuning on a few hundred photos)
     seed: int = 0
@@ -108,12 +109,12 @@ def class_table(crops: Sequence[LabelledCrop], mirror_classes: bool) -> ClassTab
 class AugmentedCrops(Dataset):
     """Samples for the P×K sampler: index i < n is crop i, index n + i is crop i mirrored."""
 
-    def __init__(self, crops: Sequence[LabelledCrop], table: ClassTable, config: ModelConfig) -> None:
+    def __init__(self, crops: Sequence[LabelledCrop], table: ClassTable, config: ModelConfig, erasing: float = 0.0) -> None:
         margin_h, margin_w = round(config.input_height * TRAIN_MARGIN), round(config.input_width * TRAIN_MARGIN)
         # Letterboxed once up front: decoding and resizing every epoch would dominate a small training set.
         self.images = [letterbox(crop.image, margin_h, margin_w) for crop in crops]
         self.labels = table.labels
-        self.config = config
+        self.config, self.erasing = config, erasing
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -125,7 +126,7 @@ class AugmentedCrops(Dataset):
             image = mirror(image)
         # Torch's generator is seeded per worker and epoch by the DataLoader: reproducible, never repeated.
         rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
-        out = augment(image, self.config.input_height, self.config.input_width, rng)
+        out = augment(image, self.config.input_height, self.config.input_width, rng, erasing=self.erasing)
         return to_tensor([out], self.config.mean, self.config.std)[0], int(self.labels[index])
 
 
@@ -249,7 +250,7 @@ class SupervisedTask:
 
     def __init__(self, crops: Sequence[LabelledCrop], recipe: Recipe, model: EmbeddingNet, device: torch.device) -> None:
         self.table = class_table(crops, recipe.mirror_classes)
-        self.dataset = AugmentedCrops(crops, self.table, model.config)
+        self.dataset = AugmentedCrops(crops, self.table, model.config, recipe.random_erasing)
         usable = int((np.bincount(self.table.labels) >= 2).sum())
         if usable < 2:
             raise ValueError("training needs at least two individuals with two or more photos each")
