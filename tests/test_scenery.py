@@ -147,7 +147,35 @@ def test_review_does_not_count_scenery_seen_twice_and_says_why(scenery_project):
     assert shown[again].scenery and shown[again].inliers == 0 and not shown[burst].scenery
     assert proposal.candidates[0].id == burst  # the burst first; the rock seen again falls to its appearance alone
 
-    from pelage.ui.review_view import candidate_title, candidate_tooltip
+    from pelage.ui.review_view import candidate_title, candidate_tooltip, scenery_advice
 
     assert SCENERY_SHORT in candidate_title(0, shown[again]) and "keypoints" not in candidate_title(0, shown[again])
     assert "probably scenery" in candidate_tooltip(shown[again]) and "matched keypoints" in candidate_title(1, shown[burst])
+    # The anchor's note says how to set a rock aside, only when a candidate shows its place again.
+    assert scenery_advice(proposal.candidates).startswith("One candidate shows the same place")
+    assert "Not usable" in scenery_advice(proposal.candidates)
+    assert scenery_advice([shown[burst], shown[coat]]) == ""
+
+
+def test_the_not_usable_question_starts_at_the_reason_suggested(qtbot):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QInputDialog, QWidget
+
+    from pelage.ui.box_dialogs import NOT_AN_ANIMAL, REASONS, ask_unusable_reason
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    seen = []
+
+    def accept_as_shown() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, QInputDialog):
+            QTimer.singleShot(20, accept_as_shown)
+            return
+        seen.append(dialog.textValue())
+        dialog.accept()
+
+    for suggested in (NOT_AN_ANIMAL, REASONS[0]):
+        QTimer.singleShot(20, accept_as_shown)
+        assert ask_unusable_reason(parent, 7, suggested) == suggested
+    assert seen == [NOT_AN_ANIMAL, REASONS[0]] and NOT_AN_ANIMAL != REASONS[0]

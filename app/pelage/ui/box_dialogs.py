@@ -11,10 +11,15 @@ REASONS = ("wrong animal (another species)", "not an animal (a rock, a branch…
            "two animals in one box")
 
 
-def ask_unusable_reason(parent: QWidget, animal_id: int) -> str | None:
-    """The reason to set ``animal_id`` aside (one of :data:`REASONS` or the user's own words); None if cancelled."""
+NOT_AN_ANIMAL = REASONS[1]
+
+
+def ask_unusable_reason(parent: QWidget, animal_id: int, suggested: str = REASONS[0]) -> str | None:
+    """The reason to set ``animal_id`` aside (one of :data:`REASONS`, ``suggested`` first selected, or the user's own words);
+    None if cancelled."""
     reason, ok = QInputDialog.getItem(parent, "Not usable", f"Why can animal #{animal_id} not be used? The exports list it with "
-                                      "this reason;\nthe Photos to check tab can restore it.", list(REASONS), 0, True)
+                                      "this reason;\nthe Photos to check tab can restore it.", list(REASONS),
+                                      REASONS.index(suggested), True)
     return reason.strip() if ok and reason.strip() else None
 
 

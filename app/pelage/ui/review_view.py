@@ -126,6 +126,16 @@ def describe_answers(anchor_id: int, answers: list[ActiveDecision], individual: 
     return decided
 
 
+def scenery_advice(candidates: list[CandidateView]) -> str:
+    """A sentence for an anchor that candidates show as the same place in its camera's view (a rock taken for an animal
+    in every frame): the way to set it aside. Empty when there is none."""
+    count = sum(candidate.scenery for candidate in candidates)
+    if not count:
+        return ""
+    shows = "One candidate shows" if count == 1 else f"{count} candidates show"
+    return f"{shows} the same place in this camera's view: if the anchor's box holds no animal, “Not usable…” sets it aside."
+
+
 class ReviewView(QWidget):
     decision_recorded = Signal(object)  # ActiveDecision, once it is in the store
     decisions_changed = Signal()  # after any change to the decision graph (undo, redo, flank, …)
@@ -401,7 +411,8 @@ class ReviewView(QWidget):
         else:
             self.anchor_card.show_animal(anchor.id, f"<b>Anchor</b> #{anchor.id}", describe_record(anchor, proposal.anchor_flank),
                                          self._image(anchor.id))
-        self.answers_label.setText(describe_answers(anchor.id, loaded.answers, loaded.individual))
+        advice = scenery_advice(proposal.candidates)
+        self.answers_label.setText(describe_answers(anchor.id, loaded.answers, loaded.individual) + (f" {advice}" if advice else ""))
         for index, card in enumerate(self.candidate_cards):
             candidate = self.slot_candidate(index)
             if candidate is not None:
@@ -600,12 +611,13 @@ class ReviewView(QWidget):
             self.redraw_requested.emit(self.proposal.anchor.id)
 
     def ask_unusable(self) -> None:
-        from pelage.ui.box_dialogs import ask_unusable_reason
+        from pelage.ui.box_dialogs import NOT_AN_ANIMAL, REASONS, ask_unusable_reason
 
         if self.proposal is None:
             return
         anchor = self.proposal.anchor.id
-        reason = ask_unusable_reason(self, anchor)
+        suggested = NOT_AN_ANIMAL if scenery_advice(self.proposal.candidates) else REASONS[0]
+        reason = ask_unusable_reason(self, anchor, suggested)
         self.take_focus()
         if reason:
             self.mark_unusable(anchor, reason)
