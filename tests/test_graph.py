@@ -99,6 +99,20 @@ def test_undo_and_redo_are_a_stack_kept_in_the_table(project):
         assert active_decisions(session) == []
 
 
+def test_undo_and_redo_among_given_decisions_stop_at_the_first_outside_them(project):
+    earlier = decide(project, 1, 2, NONMATCH)
+    batch = {decide(project, 1, 3, NONMATCH), decide(project, 1, 4, NONMATCH)}  # one key's answers
+    with transaction(project.sessions) as session:
+        assert {undo_last(session, among=batch).id, undo_last(session, among=batch).id} == batch
+        assert undo_last(session, among=batch) is None  # the earlier answer is not one of them: kept
+    assert [d.id for d in graph(project).decisions()] == [earlier]
+    with transaction(project.sessions) as session:
+        assert redo_last(session, among={earlier}) is None  # the newest undo took back another decision
+        assert {redo_last(session, among=batch).id, redo_last(session, among=batch).id} == batch
+        assert redo_last(session, among=batch) is None
+    assert {d.id for d in graph(project).decisions()} == batch | {earlier}
+
+
 def test_splitting_by_retracting_an_edge(project):
     decide(project, 1, 2, MATCH)
     wrong = decide(project, 2, 3, MATCH)

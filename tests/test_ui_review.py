@@ -137,11 +137,25 @@ def test_skip_candidate_next_anchor_and_reject_all_write_only_what_they_say(wind
     assert store_state(project_root)[0] == {}
 
     anchor, candidates = shown(window)
-    press(window, qtbot, Qt.Key.Key_X, Qt.KeyboardModifier.ShiftModifier)  # none of these match
-    decisions, _ = store_state(project_root)
-    assert decisions == {(anchor, c): DecisionKind.NONMATCH for c in candidates}
+    press(window, qtbot, Qt.Key.Key_X)  # the first is not a match; then none of the rest is either
+    first_answer = store_state(project_root)[0]
+    assert first_answer == {(anchor, candidates[0]): DecisionKind.NONMATCH}
+    rest = [window.review.slots[i] for i in window.review.open_slots()]  # the cards still open on screen
+    press(window, qtbot, Qt.Key.Key_X, Qt.KeyboardModifier.ShiftModifier)
+    every_answer = first_answer | {(anchor, c): DecisionKind.NONMATCH for c in rest}
+    assert store_state(project_root)[0] == every_answer and len(every_answer) > 2
     if shown(window)[1]:
         assert_nothing_settled_is_proposed(window, project_root)
+
+    # One Ctrl+Z takes back what one key press saved: all of Shift+X's answers, not the X before them.
+    press(window, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert store_state(project_root)[0] == first_answer and shown(window)[0] == anchor
+    assert all(f"#{anchor}–#{c}" in window.statusBar().currentMessage() for c in rest)
+    press(window, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert store_state(project_root)[0] == every_answer  # and one redo puts them all back
+    press(window, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    press(window, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert store_state(project_root)[0] == {}
 
 
 def test_flank_keys_view_modes_and_full_resolution(window, project_root, qtbot):

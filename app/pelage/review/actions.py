@@ -7,6 +7,8 @@ calls these, then updates its in-memory graph).
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import networkx as nx
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -39,17 +41,19 @@ def decide(project: Project, anchor_id: int, candidate_id: int, kind: DecisionKi
         return _active(record_decision(session, anchor_id, candidate_id, kind, author))
 
 
-def undo(project: Project, author: str | None = None) -> ActiveDecision | None:
-    """Retract the newest decision still in force; returns it (None when there is nothing to undo)."""
+def undo(project: Project, author: str | None = None, among: Collection[int] | None = None) -> ActiveDecision | None:
+    """Retract the newest decision still in force; returns it (None when there is nothing to undo, or with ``among``
+    when the newest is not one of those decision ids)."""
     with transaction(project.sessions) as session:
-        target = undo_last(session, author)
+        target = undo_last(session, author, among)
         return _active(target) if target is not None else None
 
 
-def redo(project: Project, author: str | None = None) -> ActiveDecision | None:
-    """Re-apply what the newest undo retracted; None when there is nothing to redo."""
+def redo(project: Project, author: str | None = None, among: Collection[int] | None = None) -> ActiveDecision | None:
+    """Re-apply what the newest undo retracted; None when there is nothing to redo (or, with ``among``, when it was
+    not one of those decision ids)."""
     with transaction(project.sessions) as session:
-        again = redo_last(session, author)
+        again = redo_last(session, author, among)
         return _active(again) if again is not None else None
 
 

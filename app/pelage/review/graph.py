@@ -9,7 +9,7 @@ between two members of one component is a conflict the user must resolve (by spl
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -232,18 +232,20 @@ def retract(session: Session, decision_id: int, author: str | None = None) -> De
     return retraction
 
 
-def undo_last(session: Session, author: str | None = None) -> Decision | None:
-    """Retract the newest pair decision in force; returns it, or None when there is nothing to undo."""
+def undo_last(session: Session, author: str | None = None, among: Collection[int] | None = None) -> Decision | None:
+    """Retract the newest pair decision in force; returns it, or None when there is nothing to undo (or, with ``among``,
+    when the newest is not one of those decision ids: one key's answers are undone together, and no further)."""
     active = active_decisions(session)
-    if not active:
+    if not active or (among is not None and active[-1].id not in among):
         return None
     target = session.get(Decision, active[-1].id)
     retract(session, target.id, author)
     return target
 
 
-def redo_last(session: Session, author: str | None = None) -> Decision | None:
-    """Re-apply the decision taken back by the newest undo not yet redone, if nothing was decided since.
+def redo_last(session: Session, author: str | None = None, among: Collection[int] | None = None) -> Decision | None:
+    """Re-apply the decision taken back by the newest undo not yet redone, if nothing was decided since (and, with
+    ``among``, if it is one of those decision ids).
 
     A redo retracts the undo's retraction, so undo/redo is a stack kept entirely in the table and survives
     a restart. Returns the decision put back in force, or None."""
@@ -255,6 +257,8 @@ def redo_last(session: Session, author: str | None = None) -> Decision | None:
             return None  # a decision was made after the undos: the redo trail is gone
         if kinds.get(row.retracts_id) == DecisionKind.RETRACT or row.id in cancelled:
             continue  # a redo, or an undo already redone
+        if among is not None and row.retracts_id not in among:
+            return None
         retract(session, row.id, author)
         return session.get(Decision, row.retracts_id)
     return None

@@ -5,8 +5,8 @@ API (what the GUI and ``pelage propose/decide/…`` use)::
     session = ReviewSession(project, model=None, same_flank=True, k=5, author=None)   # loads once; close() or `with`
     session.next_proposal(anchor_id=None) -> Proposal | None    # None: nothing left to review
     session.decide(anchor_id, candidate_id, kind)  -> ActiveDecision   # committed before it returns
-    session.undo() -> ActiveDecision | None        # the decision undone (its anchor becomes current again)
-    session.redo() -> ActiveDecision | None
+    session.undo(among=None) -> ActiveDecision | None   # the decision undone (its anchor becomes current again);
+    session.redo(among=None) -> ActiveDecision | None   # among: only if it is one of these decision ids (one key's answers)
     session.skip(anchor_id)                        # to the back of the queue, for this session only
     session.current_anchor -> int | None          # the anchor under review (proposals stay on it until it is finished)
     session.set_flank(animal_id, "left" | "right" | None)
@@ -44,7 +44,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -337,10 +337,11 @@ class ReviewSession:
         self.events.emit(ReviewEvent(ReviewEventKind.DECIDED, (decision.a_id, decision.b_id), decision))
         return decision
 
-    def undo(self) -> ActiveDecision | None:
-        """Undo the newest decision in force; its anchor becomes the current one again."""
+    def undo(self, among: Collection[int] | None = None) -> ActiveDecision | None:
+        """Undo the newest decision in force (with ``among``, only if it is one of those decision ids); its anchor
+        becomes the current one again."""
         with self._lock:
-            undone = actions.undo(self.project, self.author)
+            undone = actions.undo(self.project, self.author, among)
             if undone is not None:
                 self._changed([(undone.a_id, undone.b_id)])
                 self._current = undone.a_id
@@ -349,9 +350,10 @@ class ReviewSession:
             self.events.emit(ReviewEvent(ReviewEventKind.UNDONE, (undone.a_id, undone.b_id), undone))
         return undone
 
-    def redo(self) -> ActiveDecision | None:
+    def redo(self, among: Collection[int] | None = None) -> ActiveDecision | None:
+        """Redo what the newest undo took back (with ``among``, only if it is one of those decision ids)."""
         with self._lock:
-            again = actions.redo(self.project, self.author)
+            again = actions.redo(self.project, self.author, among)
             if again is not None:
                 self._changed([(again.a_id, again.b_id)])
                 self._current = again.a_id

@@ -78,6 +78,17 @@ def fetch_proposal(session: ReviewSession, anchor_id: int | None = None, resume:
     return LoadedProposal(proposal, images, (progress.finished, progress.total), answers, individual)
 
 
+def _repeat(step: Callable[..., ActiveDecision | None], batch: frozenset[int]) -> list[ActiveDecision]:
+    """Undo (or redo) once, then again while what comes next belongs to the same key press as the first."""
+    first = step()
+    if first is None:
+        return []
+    done = [first]
+    while first.id in batch and (more := step(among=batch)) is not None:
+        done.append(more)
+    return done
+
+
 def _score_text(score: float) -> str:
     return f"{score * 100:.0f}%" if score >= 0.01 else "<1%"
 
@@ -161,6 +172,8 @@ class ReviewView(QWidget):
         self.verdicts: dict[int, str] = {}  # candidate id -> the answer in force on (anchor, candidate)
         self.skipped: set[int] = set()  # candidates passed over on the current anchor (display only)
         self.saving: set[int] = set()
+        self.key_batch: frozenset[int] = frozenset()  # decision ids the last answer key saved (Shift+X: several)
+        self.undone_batch: frozenset[int] = frozenset()  # decision ids the last Ctrl+Z took back
         self.actions_by_name: dict[str, QAction] = {}
         self.sync = ViewSync()
         self.events = ReviewSignals(self)  # the session's changes as signals, for the other views to follow
@@ -541,11 +554,12 @@ class ReviewView(QWidget):
         for decision in decisions:
             self.decision_recorded.emit(decision)
         self.decisions_changed.emit()
+        self.key_batch = frozenset(d.id for d in decisions)  # one key's answers: one Ctrl+Z takes them all back
         if decisions:
             last = decisions[-1]
             what = ANSWER_WORDS[last.kind.value]
             pairs = ", ".join(f"#{d.a_id}–#{d.b_id}" for d in decisions)
-            self.status_message.emit(f"Saved: {pairs} {what}. Ctrl+Z undoes it.")
+            self.status_message.emit(f"Saved: {pairs} {what}. Ctrl+Z undoes {'them' if len(decisions) > 1 else 'it'}.")
 
     def skip_candidate(self) -> None:
         """Pass over the selected candidate for now; after the last open one, move to the next anchor."""
@@ -572,25 +586,34 @@ class ReviewView(QWidget):
         self.status_message.emit(f"Anchor #{anchor} left for later.")
 
     def undo(self) -> None:
+        """Take back the last key's answers: one decision, or all that one None match (Shift+X) saved."""
+        batch = self.key_batch
+
         def run(session: ReviewSession):
-            undone = session.undo()
-            return undone, fetch_proposal(session, undone.a_id if undone is not None else None)
+            undone = _repeat(session.undo, batch)
+            return undone, fetch_proposal(session, undone[0].a_id if undone else None)
 
         self._submit(run, lambda result: self._after_history("Undid", *result), "Undoing…")
 
     def redo(self) -> None:
+        """Put back what the last Ctrl+Z took back, all of it."""
+        batch = self.undone_batch
+
         def run(session: ReviewSession):
-            again = session.redo()
-            return again, fetch_proposal(session, again.a_id if again is not None else None)
+            again = _repeat(session.redo, batch)
+            return again, fetch_proposal(session, again[0].a_id if again else None)
 
         self._submit(run, lambda result: self._after_history("Redid", *result), "Redoing…")
 
-    def _after_history(self, verb: str, decision, loaded: LoadedProposal) -> None:
-        if decision is None:
+    def _after_history(self, verb: str, decisions: list[ActiveDecision], loaded: LoadedProposal) -> None:
+        ids = frozenset(d.id for d in decisions)
+        self.key_batch, self.undone_batch = (frozenset(), ids) if verb == "Undid" else (ids, frozenset())
+        if not decisions:
             self.status_message.emit(f"Nothing to {verb.lower()[:-1]}.")
         else:
-            what = ANSWER_WORDS.get(decision.kind.value, decision.kind.value)
-            self.status_message.emit(f"{verb} “{what}” on #{decision.a_id}–#{decision.b_id}.")
+            what = ANSWER_WORDS.get(decisions[0].kind.value, decisions[0].kind.value)
+            pairs = ", ".join(f"#{d.a_id}–#{d.b_id}" for d in decisions)
+            self.status_message.emit(f"{verb} “{what}” on {pairs}.")
             self.decisions_changed.emit()
         self._show(loaded)
 

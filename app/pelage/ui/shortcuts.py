@@ -30,7 +30,8 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("notcomparable", ("C",), "Not comparable", "The pair cannot be judged (poor view, other body part)"),
     Shortcut("skip", ("S",), "Skip candidate", "Pass over the selected candidate without an answer (it may come back later)"),
     Shortcut("next_anchor", ("N",), "Next anchor", "Leave this anchor for later and show the next one in review order"),
-    Shortcut("undo", ("Ctrl+Z",), "Undo", "Undo the last decision (it is kept in the store as a retraction)"),
+    Shortcut("undo", ("Ctrl+Z",), "Undo", "Undo the last answer: one decision, or every one a None match saved "
+                                          "(kept in the store as retractions)"),
     Shortcut("redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo", "Redo what the last undo took back"),
     Shortcut("select_next", ("Right", "Down"), "Next candidate", "Select the next candidate", "Navigate"),
     Shortcut("select_previous", ("Left", "Up"), "Previous candidate", "Select the previous candidate", "Navigate"),
