@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.pelage-installed
 DEMO ?= demo
 
-.PHONY: setup demo test bench screenshots clean-demo package package-test
+.PHONY: setup demo test bench screenshots clean-demo package package-test nyala-model nyala-model-gpu
 
 setup: $(STAMP)
 	$(BIN)/pelage models install u2netp
@@ -41,6 +41,22 @@ bench: setup
 	$(BIN)/python bench/review_bench.py
 	$(BIN)/python bench/finetune_bench.py
 	$(BIN)/python bench/scenery_bench.py --seed 8
+
+# Retrain the identification model on ../shared/data/nyala with its model card's recipe (models/nyala-lite0.md), then
+# judge it on the calibration identities alone; validation is scored once, only for a model that is kept. An
+# interrupted run carries on with NYALA_RECIPE="... --resume". On a CUDA machine, `make nyala-model-gpu` runs the same
+# recipe at the photos' full resolution with the whole network learning (what two CPU cores could not afford).
+NYALA ?= ../shared/data/nyala
+MODEL_OUT ?= .cache/train/nyala-lite0
+NYALA_RECIPE ?= --input-size 192x384 --frozen-blocks 3 --epochs 20 --decay-epochs 14,18 --warmup-epochs 2 --seed 0 --workers 1
+nyala-model: setup
+	$(BIN)/pelage train --labels $(NYALA)/labels.csv --data $(NYALA) --cache .cache/nyala --out $(MODEL_OUT) --name nyala-lite0 \
+		$(NYALA_RECIPE)
+	$(BIN)/python bench/reid_bench.py --model $(MODEL_OUT) --split calibration --survey-scale --shortlists 100 150 200
+
+nyala-model-gpu:
+	$(MAKE) nyala-model MODEL_OUT=.cache/train/nyala-lite0-gpu NYALA_RECIPE="--input-size 256x512 --frozen-blocks 0 --epochs 20 \
+		--decay-epochs 14,18 --warmup-epochs 2 --seed 0 --workers 4 --device cuda"
 
 # Screenshots of the main views for the README, on a virtual X server
 # (apt-get install xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1).
