@@ -639,7 +639,7 @@ class ReviewView(QWidget):
         if self.proposal is None:
             return
         anchor = self.proposal.anchor.id
-        suggested = NOT_AN_ANIMAL if scenery_advice(self.proposal.candidates) else REASONS[0]
+        suggested = NOT_AN_ANIMAL if any(c.scenery for c in self.proposal.candidates) else REASONS[0]
         reason = ask_unusable_reason(self, anchor, suggested)
         self.take_focus()
         if reason:
