@@ -81,7 +81,7 @@ def compare_identification(root: Path, threads: int) -> list[dict]:
         results.append({
             "masks": "detector map" if reuse else "rembg on the crop", "photos": len(flanks),
             "mask_sources": {source: sum(r.mask_source == source for r in records) for source in sorted({r.mask_source for r in records})},
-            "top5_same_flank_fused": top5_same_flank(ranking.fused, flanks),
+            "top5_same_flank_fused": top5_same_flank(ranking.ranked, flanks),
             "top5_same_flank_embedding": top5_same_flank(ranking.cosine, flanks),
         })
     return results

@@ -2,8 +2,9 @@
 
 Systems: the ImageNet backbone without training (pooled features of the same 4-channel crops), the
 bundled model's embedding alone, its identification vectors (embedding + spot words, what the shortlist ranks by),
-RootSIFT + RANSAC matching alone (every pair), and the fused system (shortlist re-ranked by verified matches,
-calibrated). The protocol is the shared data
+RootSIFT + RANSAC matching alone (every pair), each pair's fused score (shortlist re-ranked by verified matches,
+calibrated), and the fused system as review ranks it (the strongest candidates vouching for the others:
+pelage.reid.ranking.vouched_scores; a query's own sighting never vouches). The protocol is the shared data
 README's: identity + view units, positives from other sightings, a query's own sighting left out of its
 gallery. Also prints embedding throughput on N CPU threads.
 
@@ -41,7 +42,7 @@ from _common import REPO_ROOT, print_json, shared_dataset
 from pelage.reid.bundle import add_spot_words, update_calibration
 from pelage.reid.embed import Embedder
 from pelage.reid.metrics import ReidScores, load_labels
-from pelage.reid.ranking import SHORTLIST, cosine_similarity, fused_similarity
+from pelage.reid.ranking import SHORTLIST, cosine_similarity, fused_similarity, vouched_similarity
 from pelage.reid.rerank import MAX_KEYPOINTS, fuse_scores
 from pelage.reid.spot_words import VOCABULARY_PHOTOS, fit_crop_vocabulary
 from pelage.reid.workflow import (
@@ -55,13 +56,19 @@ from pelage.reid.workflow import (
 
 
 def _row(name: str, scores: ReidScores) -> str:
-    return f"{name:<28}{scores.map:>8.3f}{scores.rank1:>8.3f}{scores.rank5:>8.3f}{scores.dt5ap:>8.3f}{scores.t5rmd:>8.3f}"
+    return f"{name:<30}{scores.map:>8.3f}{scores.rank1:>8.3f}{scores.rank5:>8.3f}{scores.dt5ap:>8.3f}{scores.t5rmd:>8.3f}"
 
 
 def embedding_part(vectors: np.ndarray, config) -> np.ndarray:
     """The identification vectors without their spot words, back to unit length: the embedding's own figures."""
     part = np.asarray(vectors, np.float32)[:, :config.embedding_width]
     return part / np.maximum(np.linalg.norm(part, axis=1, keepdims=True), 1e-12)
+
+
+def vouched(fused: np.ndarray, inliers: np.ndarray, embeddings: np.ndarray, features: list, embedder: Embedder, rows: list) -> np.ndarray:
+    """Each query's candidates scored as review ranks them; a query's own sighting, left out of its gallery, never vouches."""
+    return vouched_similarity(fused, inliers, cosine_similarity(embeddings), features, embedder.bundle.calibration,
+                              groups=[row.sighting for row in rows])
 
 
 def throughput(embedder: Embedder, crops: list, threads: int) -> float:
@@ -175,6 +182,7 @@ def main() -> None:
     embeddings = embedder.embed(crops)
     features = local_features(folder)
     fused, inliers = fused_similarity(embeddings, features, embedder.bundle.calibration)
+    ranked = vouched(fused, inliers, embeddings, features, embedder, rows)
     fused_seconds = time.perf_counter() - started
     if args.fit_calibration:
         calibration, note = fit_labelled_calibration(cosine_similarity(embeddings), inliers, rows)
@@ -184,26 +192,30 @@ def main() -> None:
         embedder.bundle = replace(embedder.bundle, calibration=calibration)
         fused = fuse_scores(cosine_similarity(embeddings), inliers, calibration).astype("float32")
         fused[np.diag_indices_from(fused)] = 1.0
+        ranked = vouched(fused, inliers, embeddings, features, embedder, rows)
     results = {
         "ImageNet backbone, untrained": evaluation_scores(rows, cosine_similarity(imagenet_embeddings(folder, embedder.bundle.config))),
         "embedding alone": evaluation_scores(rows, cosine_similarity(embedding_part(embeddings, embedder.bundle.config))),
         "embedding + spot words": evaluation_scores(rows, cosine_similarity(embeddings)),
         "SIFT matching alone": evaluation_scores(rows, sift_only_similarity(folder)),
-        "fused (embedding + SIFT)": evaluation_scores(rows, fused),
+        "fused, pairs alone": evaluation_scores(rows, fused),
+        "fused, as review ranks": evaluation_scores(rows, ranked),
     }
     for cap in sorted(set(args.keypoints) - {MAX_KEYPOINTS}, reverse=True):
-        capped, _ = fused_similarity(embeddings, local_features(folder, max_keypoints=cap), embedder.bundle.calibration)
-        results[f"fused, {cap} keypoints"] = evaluation_scores(rows, capped)
+        capped_features = local_features(folder, max_keypoints=cap)
+        capped, capped_inliers = fused_similarity(embeddings, capped_features, embedder.bundle.calibration)
+        results[f"fused, {cap} keypoints"] = evaluation_scores(
+            rows, vouched(capped, capped_inliers, embeddings, capped_features, embedder, rows))
     rate = throughput(embedder, crops, args.threads)
     first = next(iter(results.values()))
     print(f"model {embedder.model_id}; {args.split} split (default keypoint cap {MAX_KEYPOINTS}):")
     print(f"  {len(rows)} images, {len({row.identity for row in rows})} identities, "
           f"{first.identities} identity+view units, {first.queries} queries")
-    print(f"{'system':<28}{'mAP':>8}{'rank-1':>8}{'rank-5':>8}{'DT5AP':>8}{'T5RMD':>8}")
+    print(f"{'system':<30}{'mAP':>8}{'rank-1':>8}{'rank-5':>8}{'DT5AP':>8}{'T5RMD':>8}")
     for name, scores in results.items():
         print(_row(name, scores))
     print(f"embedding throughput on {args.threads} CPU threads: {rate:.1f} crops/s; "
-          f"fused ranking of {len(rows)} crops (embed + features + verify): {fused_seconds:.1f} s; "
+          f"fused ranking of {len(rows)} crops (embed + features + verify + vouch): {fused_seconds:.1f} s; "
           f"undetected: {len(folder.undetected)}, unreadable: {len(folder.failures)}")
     if args.survey_scale:
         survey_scale(embedder, args, root, rows, embeddings)

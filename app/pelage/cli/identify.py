@@ -113,9 +113,11 @@ def rank_command(images_dir: Path, out_path: Path, shortlist: int, model_name: s
     folder = _prepare(images_dir, cache, threads, bars)
     ranking = rank_prepared(embedder.model, embedder.bundle.calibration, folder, shortlist, bars)
     bars.close()
-    _save_npz(out_path, paths=np.array(ranking.paths, dtype=str), sim=ranking.fused.astype(np.float32),
-              cosine=ranking.cosine.astype(np.float32), inliers=ranking.inliers.astype(np.float32))
-    click.echo(f"Ranked {len(ranking.paths)} images into {out_path} (sim = calibrated probability of the same animal).")
+    _save_npz(out_path, paths=np.array(ranking.paths, dtype=str), sim=ranking.ranked.astype(np.float32),
+              pairwise=ranking.fused.astype(np.float32), cosine=ranking.cosine.astype(np.float32),
+              inliers=ranking.inliers.astype(np.float32))
+    click.echo(f"Ranked {len(ranking.paths)} images into {out_path} (sim: row i scores image i's candidates as review ranks "
+               "them, pairwise: each pair's own calibrated probability of the same animal).")
 
 
 @click.command("evaluate")
@@ -287,7 +289,8 @@ def candidates_command(project_dir: Path, animal_id: int, k: int, as_json: bool,
         return
     for rank, candidate in enumerate(found, 1):
         spots = SCENERY_SHORT if candidate.scenery else f"{candidate.inliers} matching spots"
-        click.echo(f"{rank}. animal {candidate.id}: P(same) {candidate.score:.2f}  (cosine {candidate.cosine:.2f}, {spots})")
+        via = f", through animal {candidate.via}: {candidate.direct:.2f} on its own" if candidate.via is not None else ""
+        click.echo(f"{rank}. animal {candidate.id}: P(same) {candidate.score:.2f}  (cosine {candidate.cosine:.2f}, {spots}{via})")
 
 
 COMMANDS = (identify_command, candidates_command, embed_command, rank_command, evaluate_command)  # `train` is in cli/training.py

@@ -54,6 +54,8 @@ def propose_command(project_dir: Path, anchor_id: int | None, k: int, any_flank:
         spots = f"{candidate.inliers} matching spots" if candidate.verified else "not verified"
         if candidate.scenery:
             spots = SCENERY_SHORT
+        if candidate.via is not None:
+            spots += f", through animal {candidate.via}"
         click.echo(f"  {rank}. animal {candidate.id}: P(same) {candidate.score:.3f}  (cosine {candidate.cosine:.3f}, {spots})  "
                    f"{candidate.record.survey}/{candidate.record.image}")
 

@@ -60,6 +60,8 @@ class ScoredCandidate:
     cosine: float
     inliers: int
     scenery: bool = False  # one camera's scenery seen twice (pelage.reid.scenery): its spot matches are not counted
+    via: int | None = None  # the candidate that vouched for it (pelage.reid.ranking.vouched_scores)
+    direct: float | None = None  # the pair's own P(same) where ``via`` gave the score
 
 
 @dataclass
@@ -251,8 +253,8 @@ def sync_index(project: Project, model_id: str, ids: np.ndarray, vectors: np.nda
 
 def propose_candidates(project: Project, embedder: Embedder, anchor_id: int, k: int = TOP_K, shortlist: int = SHORTLIST,
                        exclude: Collection[int] = (), allowed: Collection[int] | None = None) -> list[ScoredCandidate]:
-    """The ``k`` most likely other photos of the anchor's animal, best first: the index's shortlist, verified and fused
-    by :class:`pelage.reid.scoring.PatternScorer`, the scorer the review uses.
+    """The ``k`` most likely other photos of the anchor's animal, best first: the index's shortlist, verified, fused and
+    vouched for by :meth:`pelage.reid.scoring.PatternScorer.rank`, as the review ranks it.
 
     The anchor's own photo (every detection in it) and ``exclude`` (pairs already decided, say) are
     never proposed; ``allowed`` restricts candidates (same flank, say).
@@ -273,7 +275,8 @@ def propose_candidates(project: Project, embedder: Embedder, anchor_id: int, k: 
     calibration = saved_calibration(project.root, embedder.model_id) or embedder.bundle.calibration  # the project's refit first
     scorer = PatternScorer(project.artefacts, crops, calibration, places=places)
     try:
-        scored = scorer.score(anchor_id, ((hit.id, hit.score) for hit in hits))
+        rows = {int(i): row for row, i in enumerate(ids)}
+        ranked = scorer.rank(anchor_id, ((hit.id, hit.score) for hit in hits), {hit.id: vectors[rows[hit.id]] for hit in hits})
     finally:
         scorer.close()
-    return [ScoredCandidate(i, score, cosine, inliers, scenery) for i, score, cosine, inliers, _verified, scenery in scored[:k]]
+    return [ScoredCandidate(c.id, c.score, c.cosine, c.inliers, c.scenery, c.via, c.direct) for c in ranked[:k]]

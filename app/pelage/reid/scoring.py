@@ -10,6 +10,10 @@ look-ahead work not yet started is dropped when a proposal needs something else.
 imported from elsewhere, a deleted cache) is not an error: its pairs score on the embedding alone, with zero
 verified spots. A pair that is one camera's scenery seen twice (:mod:`pelage.reid.scenery`) counts no spots either,
 and says so.
+
+:meth:`PatternScorer.rank` orders an anchor's candidates as review and ``pelage candidates`` show them: the pairwise
+scores, then the strongest candidates vouching for the others (:func:`pelage.reid.ranking.vouched_scores`), which
+verifies each voucher against the anchor's other candidates too.
 """
 
 from __future__ import annotations
@@ -19,16 +23,37 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from pelage.reid.feature_store import load_or_extract
+from pelage.reid.ranking import vouched_scores, vouchers
 from pelage.reid.rerank import FusionCalibration, LocalFeatures, fuse_scores, match_features
 from pelage.reid.scenery import Place, same_scenery
 
 FEATURE_CACHE_SIZE = 256
 VERIFY_THREADS = max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class RankedCandidate:
+    """One candidate as review shows it."""
+
+    id: int
+    score: float  # P(same animal): the pair's own, or through ``via`` where that is higher
+    cosine: float
+    inliers: int  # verified spots shared with the anchor itself
+    verified: bool  # whether pattern matching ran on the pair (it cannot without both crops)
+    scenery: bool = False  # one camera's scenery seen twice: its spots were not counted
+    via: int | None = None  # the candidate that vouched for it (matches both the anchor and it)
+    direct: float | None = None  # the pair's own P(same) where ``via`` gave the score
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
 
 
 def _pair(a: int, b: int) -> tuple[int, int]:
@@ -51,6 +76,7 @@ class PatternScorer:
         self._pending: dict[tuple[int, int], Future] = {}
         self._lock = threading.RLock()
         self._pool: ThreadPoolExecutor | None = None
+        self._closed = False  # after close() nothing is queued: pairs asked for are verified on the caller's thread
         self.extracted = 0  # crops whose features had to be extracted (none stored, or stale): 0 on an identified project
 
     def features(self, animal_id: int) -> LocalFeatures | None:
@@ -128,6 +154,53 @@ class PatternScorer:
         return [(candidates[i][0], float(fused[i]), float(cosine[i]), int(inliers[i]), found[i] is not None,
                  self.scenery(anchor, candidates[i][0])) for i in order]
 
+    def rank(self, anchor: int, candidates: Iterable[tuple[int, float]], vectors: Mapping[int, np.ndarray]) -> list[RankedCandidate]:
+        """The anchor's candidates ((id, cosine) pairs), best first, with the strongest vouching for the others.
+
+        ``vectors`` holds each candidate's identification vector (what the cosines were taken of): a voucher's pair with
+        another candidate is fused from their own cosine and verified spots, like any pair."""
+        direct = self.score(anchor, candidates)
+        scores = np.array([row[1] for row in direct], np.float64)
+        chosen = vouchers(scores)
+        ids = [row[0] for row in direct]
+        if len(chosen):
+            voucher_ids = [ids[i] for i in chosen]
+            self._submit(self._voucher_pairs(voucher_ids, ids), first=True)
+            onward = np.zeros((len(chosen), len(ids)), np.float64)
+            for row, t in enumerate(voucher_ids):
+                cosine = np.array([_cosine(vectors[t], vectors[c]) for c in ids], np.float64)
+                found = np.array([(self.inliers(t, c) or 0) if c != t and self.has_crop(t) and self.has_crop(c) else 0 for c in ids],
+                                 np.float64)
+                onward[row] = fuse_scores(cosine, found, self.calibration)
+            scores, via = vouched_scores(scores, chosen, onward)
+        else:
+            via = np.full(len(ids), -1, np.int64)
+        order = np.argsort(-scores, kind="stable")
+        return [RankedCandidate(ids[i], float(scores[i]), direct[i][2], direct[i][3], direct[i][4], direct[i][5],
+                                ids[via[i]] if via[i] >= 0 else None, direct[i][1] if via[i] >= 0 else None) for i in order]
+
+    def _voucher_pairs(self, voucher_ids: list[int], ids: list[int]) -> list[tuple[int, int]]:
+        return [_pair(t, c) for t in voucher_ids for c in ids if c != t and self.has_crop(t) and self.has_crop(c)]
+
+    def prefetch_vouchers(self, anchor: int, candidates: Iterable[tuple[int, float]], timeout: float | None = None) -> None:
+        """(Look-ahead, on a planning thread.) Once the anchor's own pairs are verified (queued by :meth:`prefetch`), queue
+        its vouchers' pairs too, so :meth:`rank` finds them done. Gives up quietly when a proposal dropped that work."""
+        candidates = [(c, cosine) for c, cosine in candidates if self.has_crop(c)]
+        if not self.has_crop(anchor) or not candidates:
+            return
+        keys = [_pair(anchor, c) for c, _ in candidates]
+        with self._lock:
+            pending = [self._pending[key] for key in keys if key in self._pending]
+        wait(pending, timeout=timeout)
+        with self._lock:
+            found = [self._inliers.get(key) for key in keys]
+        if any(count is None for count in found):
+            return  # not verified (dropped for a proposal, or timed out): planned again after the next proposal
+        scores = fuse_scores(np.array([cosine for _, cosine in candidates], np.float64), np.array(found, np.float64),
+                             self.calibration)
+        ids = [c for c, _ in candidates]
+        self.prefetch(self._voucher_pairs([ids[i] for i in vouchers(scores)], ids))
+
     def prefetch(self, pairs: Iterable[tuple[int, int]]) -> None:
         """Compute these pairs' inliers in the background (pairs without crops, or already known, are skipped)."""
         self._submit([_pair(a, b) for a, b in pairs if self.has_crop(a) and self.has_crop(b)], first=False)
@@ -136,6 +209,8 @@ class PatternScorer:
         """Queue the unknown pairs on the pool; with ``first``, drop queued look-ahead work that is not among them, so
         these are verified now (dropped pairs are planned again after the proposal)."""
         with self._lock:
+            if self._closed:
+                return
             if first:
                 wanted = set(keys)
                 for key, future in list(self._pending.items()):
@@ -172,6 +247,6 @@ class PatternScorer:
     def close(self) -> None:
         """Stop the verifying threads, dropping work not yet started."""
         with self._lock:
-            pool, self._pool = self._pool, None
+            pool, self._pool, self._closed = self._pool, None, True
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)

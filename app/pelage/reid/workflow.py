@@ -21,7 +21,15 @@ from pelage.reid.devices import resolve_device
 from pelage.reid.embed import embed_with, identification_vectors
 from pelage.reid.metrics import LabelRow, ReidScores, evaluate_similarity, identity_split
 from pelage.reid.nets import EmbeddingNet, ModelConfig
-from pelage.reid.ranking import SHORTLIST, all_pairs, cosine_similarity, fused_similarity, shortlist_pairs, verified_inliers
+from pelage.reid.ranking import (
+    SHORTLIST,
+    all_pairs,
+    cosine_similarity,
+    fused_similarity,
+    shortlist_pairs,
+    verified_inliers,
+    vouched_similarity,
+)
 from pelage.reid.rerank import MAX_KEYPOINTS, FusionCalibration, LocalFeatures, extract_features, fit_calibration, matcher_signature
 from pelage.reid.spot_words import fit_crop_vocabulary
 from pelage.reid.train import LabelledCrop, Recipe, train_embedding, write_training_record
@@ -234,16 +242,21 @@ class FolderRanking:
     paths: list[str]
     cosine: np.ndarray
     inliers: np.ndarray
-    fused: np.ndarray
+    fused: np.ndarray  # each pair's own P(same animal) from its cosine and verified spots: symmetric
+    ranked: np.ndarray  # row i: the scores image i's candidates are shown by (vouching included, as in review)
 
 
 def rank_prepared(model: EmbeddingNet, calibration: FusionCalibration, folder: PreparedFolder, shortlist: int = SHORTLIST,
-                  progress: Progress = _quiet) -> FolderRanking:
-    """Embedding cosine and the fused (embedding + verified pattern) similarity of every pair."""
+                  progress: Progress = _quiet, groups: Sequence[object] | None = None) -> FolderRanking:
+    """Embedding cosine, the fused (embedding + verified pattern) score of every pair, and each image's candidates scored
+    as review ranks them (:func:`pelage.reid.ranking.vouched_similarity`; ``groups``: images that may not vouch for
+    each other, e.g. one sighting under the evaluation protocol)."""
     embeddings = embed_folder(model, folder, progress)
     features = local_features(folder, progress)
     fused, inliers = fused_similarity(embeddings, features, calibration, shortlist, lambda d, t: progress("verify", d, t))
-    return FolderRanking(folder.paths, cosine_similarity(embeddings), inliers, fused)
+    cosine = cosine_similarity(embeddings)
+    ranked = vouched_similarity(fused, inliers, cosine, features, calibration, shortlist, groups)
+    return FolderRanking(folder.paths, cosine, inliers, fused, ranked)
 
 
 def sift_only_similarity(folder: PreparedFolder, progress: Progress = _quiet) -> np.ndarray:
@@ -259,7 +272,7 @@ def evaluate_labelled(model: EmbeddingNet, calibration: FusionCalibration, rows:
     """The protocol's figures for the embedding alone and for the full system, on labelled photos."""
     folder = prepare_folder(root, cache, [row.path for row in rows], threads, progress)
     kept = _rows_for(folder, rows)
-    ranking = rank_prepared(model, calibration, folder, progress=progress)
-    embedding, full = evaluation_scores(kept, ranking.cosine), evaluation_scores(kept, ranking.fused)
+    ranking = rank_prepared(model, calibration, folder, progress=progress, groups=[row.sighting for row in kept])
+    embedding, full = evaluation_scores(kept, ranking.cosine), evaluation_scores(kept, ranking.ranked)
     return {"images": len(kept), "queries": embedding.queries, "identities": embedding.identities,
             "embedding": embedding.as_dict(), "full": full.as_dict(), "unreadable": [failure.path for failure in folder.failures]}

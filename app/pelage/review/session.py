@@ -24,7 +24,8 @@ API (what the GUI and ``pelage propose/decide/…`` use)::
     session.box_changed(animal_id)                 # its box was redrawn (and re-identified): re-read, tell the listeners
     session.events.subscribe(listener)             # ReviewEvent after each change: see pelage.review.events
     Proposal(anchor: AnimalRecord, anchor_flank, candidates: tuple[CandidateView, ...]).as_json()
-    CandidateView(id, score = calibrated P(same), cosine, inliers, verified, record: AnimalRecord, flank, photos)
+    CandidateView(id, score = calibrated P(same), cosine, inliers, verified, record: AnimalRecord, flank, photos, scenery,
+                  via = the candidate that vouched for it, direct = its own P(same) then)
 
 Everything is loaded once (records, the vectors, the decision graph) and updated incrementally, so a decision
 and the next proposal take milliseconds (``bench/review_bench.py``): the store is written, never re-read. Up to
@@ -34,6 +35,9 @@ Candidates for an anchor never include its own photo, its own individual, indivi
 animals it already has a decision with, or (with ``same_flank``) animals showing the other known flank. An
 individual that confirmed matches already group takes one slot: its best-scoring photo stands for it
 (``CandidateView.photos`` says how many photos that is), since one answer settles all of them.
+Candidates are ordered by :meth:`pelage.reid.scoring.PatternScorer.rank`: each pair's calibrated score, and the
+strongest candidates vouching for the others they match (``CandidateView.via``), so a photo that shares no spot with
+the anchor but many with its likely match is not left at the bottom.
 Anchors come in the order of :mod:`pelage.review.queue`; an anchor is finished once the reviewer found its
 match or answered ``k`` questions about it, and the session resumes at the anchor of the newest decision.
 Methods may be called from any thread (one lock serialises them): the GUI runs them in a worker.
@@ -74,6 +78,7 @@ from pelage.store.schema import DecisionKind, Detection, Flank, Survey
 
 LOOK_AHEAD_ANCHORS = 2  # anchors whose shortlists are verified while the reviewer looks at the current one
 LOOK_AHEAD_DELAY_S = 0.15  # a person looks at a proposal for a second or more; a plan starts after this
+LOOK_AHEAD_VOUCHERS_S = 3.0  # how long planning waits for an upcoming anchor's own pairs before its vouchers'
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,8 @@ class CandidateView:
     flank: Flank | None
     photos: int = 1  # photos of the confirmed individual this photo stands for (1: an animal on its own)
     scenery: bool = False  # the same spot of one camera's view on another day, matching in place: spots not counted
+    via: int | None = None  # the candidate that vouched for it: it matches both (pelage.reid.ranking.vouched_scores)
+    direct: float | None = None  # the pair's own P(same) where ``via`` gave the score
 
 
 @dataclass(frozen=True)
@@ -265,13 +272,16 @@ class ReviewSession:
         hits = self._shortlist(anchor)
         candidates: list[CandidateView] = []
         shown: set[int] = set()
-        for i, score, cosine, inliers, verified, scenery in self.scorer.score(anchor, ((hit.id, hit.score) for hit in hits)):
+        vectors = {hit.id: self._vectors[self._row[hit.id]] for hit in hits}
+        for ranked in self.scorer.rank(anchor, ((hit.id, hit.score) for hit in hits), vectors):
+            i = ranked.id
             individual = self.graph.component(i)
             if individual & shown:
                 continue  # a better-scoring photo already stands for this individual
             shown |= individual
             photos = sum(1 for member in individual if member in self._records)
-            candidates.append(CandidateView(i, score, cosine, inliers, verified, self._records[i], self._flank.get(i), photos, scenery))
+            candidates.append(CandidateView(i, ranked.score, ranked.cosine, ranked.inliers, ranked.verified, self._records[i],
+                                            self._flank.get(i), photos, ranked.scenery, ranked.via, ranked.direct))
             if len(candidates) == self.k:
                 break
         if self._planner is None:
@@ -310,14 +320,22 @@ class ReviewSession:
             # anchors after this one are verified, the likelier first.
             skipped = set(self._skipped)
             passing = {anchor}
+            upcoming_hits: list[tuple[int, list[tuple[int, float]]]] = []
             for _ in range(LOOK_AHEAD_ANCHORS):
                 upcoming = self.queue.best(self._priority, lambda a: not self.finished(a) and a not in skipped, passing=passing)
                 if upcoming is None:
                     break
                 passing.add(upcoming)
                 if self.scorer.has_crop(upcoming):
-                    pairs += [(upcoming, hit.id) for hit in self._shortlist(upcoming)]
+                    hits = self._shortlist(upcoming)
+                    pairs += [(upcoming, hit.id) for hit in hits]
+                    upcoming_hits.append((upcoming, [(hit.id, hit.score) for hit in hits]))
             self.scorer.prefetch(pairs)
+            scorer = self.scorer
+        for upcoming, hits in upcoming_hits:  # then their vouchers' pairs, once their own are known (outside the lock)
+            if proposal != self._proposals:
+                return
+            scorer.prefetch_vouchers(upcoming, hits, timeout=LOOK_AHEAD_VOUCHERS_S)
 
     # --- decisions -----------------------------------------------------------------------------------
 

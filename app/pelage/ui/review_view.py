@@ -94,13 +94,15 @@ def _score_text(score: float) -> str:
 
 
 def candidate_title(slot: int, candidate: CandidateView) -> str:
-    """'[2]  83% same animal · 41 matched keypoints · 1 of 3 photos': the calibrated chance first, in plain words."""
+    """'[2]  83% same animal · 41 matched keypoints · through #7 · 1 of 3 photos': the calibrated chance first, in plain
+    words; "through #7" when another candidate, matching both, gave the chance."""
     keypoints = f"{candidate.inliers} matched keypoints" if candidate.verified else "keypoints not checked"
     if candidate.scenery:
         keypoints = SCENERY_SHORT
     stands_for = f" · 1 of {candidate.photos} photos of one animal" if candidate.photos > 1 else ""
+    via = f" · through #{candidate.via}" if candidate.via is not None else ""
     return (f"<b>[{slot + 1}]</b> &nbsp; <b>{_score_text(candidate.score)}</b> same animal "
-            f"<span style='color:#9aa0a6'>· {keypoints}{stands_for}</span>")
+            f"<span style='color:#9aa0a6'>· {keypoints}{via}{stands_for}</span>")
 
 
 def candidate_tooltip(candidate: CandidateView) -> str:
@@ -110,7 +112,13 @@ def candidate_tooltip(candidate: CandidateView) -> str:
                  else "Matched keypoints: not checked (one of the two photos has no cached crop)")
     if candidate.scenery:
         keypoints = SCENERY_EXPLAINED
-    lines = [f"Chance that #{candidate.id} is the anchor's animal: {candidate.score:.1%}, calibrated from the two numbers below.",
+    if candidate.via is not None and candidate.direct is not None:
+        chance = (f"Chance that #{candidate.id} is the anchor's animal: {candidate.score:.1%}, through #{candidate.via}: "
+                  f"#{candidate.via} matches the anchor, and #{candidate.id} matches #{candidate.via}. On its own this pair "
+                  f"reads {candidate.direct:.1%}, calibrated from the two numbers below.")
+    else:
+        chance = f"Chance that #{candidate.id} is the anchor's animal: {candidate.score:.1%}, calibrated from the two numbers below."
+    lines = [chance,
              keypoints + ".",
              f"Appearance similarity (cosine of the identification model's vectors: the coat's look and the kinds of spot "
              f"it holds): {candidate.cosine:.3f}."]
