@@ -79,6 +79,17 @@ def test_review_scorer_ranks_the_far_end_through_the_middle_and_says_so(flank, t
     assert far.inliers == pairs[right][3]  # the spots it shares with the anchor itself, not with the voucher
     assert ranked[0].via is None and ranked[0].direct is None and ranked[2].score < far.score / 10
 
+    # Review does not wait for the vouchers' pairs: they are verified behind, and count from the next proposal on.
+    behind = PatternScorer(tmp_path, crops, DEFAULT_CALIBRATION)
+    try:
+        behind.rank(left, [(right, 0.5), (other, 0.5), (middle, 0.5)], vectors, wait=False)
+        assert behind.wait_idle(timeout=60)
+        assert behind.known_inliers(middle, right) is not None
+        later = behind.rank(left, [(right, 0.5), (other, 0.5), (middle, 0.5)], vectors, wait=False)
+    finally:
+        behind.close()
+    assert [(c.id, c.via) for c in later] == [(c.id, c.via) for c in ranked] and later[1].score == pytest.approx(far.score)
+
     from pelage.review.session import CandidateView
     from pelage.ui.review_view import candidate_title, candidate_tooltip
 

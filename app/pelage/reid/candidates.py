@@ -276,7 +276,8 @@ def propose_candidates(project: Project, embedder: Embedder, anchor_id: int, k: 
     scorer = PatternScorer(project.artefacts, crops, calibration, places=places)
     try:
         rows = {int(i): row for row, i in enumerate(ids)}
-        ranked = scorer.rank(anchor_id, ((hit.id, hit.score) for hit in hits), {hit.id: vectors[rows[hit.id]] for hit in hits})
+        ranked = scorer.rank(anchor_id, ((hit.id, hit.score) for hit in hits), {hit.id: vectors[rows[hit.id]] for hit in hits},
+                             shown=k)
     finally:
         scorer.close()
     return [ScoredCandidate(c.id, c.score, c.cosine, c.inliers, c.scenery, c.via, c.direct) for c in ranked[:k]]

@@ -90,6 +90,17 @@ def vouchers(direct: np.ndarray, eligible: np.ndarray | None = None) -> np.ndarr
     return found[np.argsort(-direct[found], kind="stable")][:VOUCHERS]
 
 
+def display_floor(scores: np.ndarray, shown: int, groups: Sequence[object] | None = None) -> float:
+    """The score a candidate must beat to be among the first ``shown`` (one per group: a confirmed individual's photos
+    take one place); 0 when fewer groups than that are there."""
+    seen: set[object] = set()
+    for position in np.argsort(-np.asarray(scores, np.float64), kind="stable"):
+        seen.add(groups[position] if groups is not None else position)
+        if len(seen) == shown:
+            return float(scores[position])
+    return 0.0
+
+
 def vouched_scores(direct: np.ndarray, voucher_positions: np.ndarray, onward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(score, via) for an anchor's m candidates: score_j = max(P(anchor, j), max over vouchers v of P(anchor, v) · P(v, j))
     and via_j the position of the voucher that gave it, or -1 where the direct score stands.

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from pelage.reid.feature_store import load_or_extract
-from pelage.reid.ranking import vouched_scores, vouchers
+from pelage.reid.ranking import display_floor, vouched_scores, vouchers
 from pelage.reid.rerank import FusionCalibration, LocalFeatures, fuse_scores, match_features
 from pelage.reid.scenery import Place, same_scenery
 
@@ -126,6 +126,11 @@ class PatternScorer:
                 pass  # the prefetcher was closed before it got there
         return self._compute(a, b)
 
+    def known_inliers(self, a: int, b: int) -> int | None:
+        """:meth:`inliers` if the pair is verified already, else None (without waiting or verifying)."""
+        with self._lock:
+            return self._inliers.get(_pair(a, b))
+
     def scenery(self, a: int, b: int) -> bool:
         """Whether the pair, once verified, was found to be one camera's scenery seen twice."""
         with self._lock:
@@ -154,24 +159,35 @@ class PatternScorer:
         return [(candidates[i][0], float(fused[i]), float(cosine[i]), int(inliers[i]), found[i] is not None,
                  self.scenery(anchor, candidates[i][0])) for i in order]
 
-    def rank(self, anchor: int, candidates: Iterable[tuple[int, float]], vectors: Mapping[int, np.ndarray]) -> list[RankedCandidate]:
+    def rank(self, anchor: int, candidates: Iterable[tuple[int, float]], vectors: Mapping[int, np.ndarray],
+             shown: int | None = None, group: Callable[[int], object] | None = None, wait: bool = True) -> list[RankedCandidate]:
         """The anchor's candidates ((id, cosine) pairs), best first, with the strongest vouching for the others.
 
         ``vectors`` holds each candidate's identification vector (what the cosines were taken of): a voucher's pair with
-        another candidate is fused from their own cosine and verified spots, like any pair."""
+        another candidate is fused from their own cosine and verified spots, like any pair. With ``shown`` (review shows
+        that many candidates, one per ``group``: a confirmed individual) only what can change the first ``shown`` is
+        verified: a voucher no more likely than the last of them lifts nothing past it (a vouched score never exceeds
+        its voucher's), so it waits until answers have lowered that bar. The first ``shown`` are then exactly those of
+        the full ranking; the order after them may be the pairs' own. Without ``wait`` the vouchers' pairs not yet verified
+        are queued behind and count as unverified until they are (review: from the next proposal on), so a new anchor
+        is shown as soon as its own pairs are known."""
         direct = self.score(anchor, candidates)
         scores = np.array([row[1] for row in direct], np.float64)
-        chosen = vouchers(scores)
         ids = [row[0] for row in direct]
+        chosen = vouchers(scores)
+        if shown is not None:
+            chosen = chosen[scores[chosen] > display_floor(scores, shown, [group(i) for i in ids] if group else None)]
         if len(chosen):
             voucher_ids = [ids[i] for i in chosen]
-            self._submit(self._voucher_pairs(voucher_ids, ids), first=True)
+            self._submit(self._voucher_pairs(voucher_ids, ids, scores), first=wait)
             onward = np.zeros((len(chosen), len(ids)), np.float64)
             for row, t in enumerate(voucher_ids):
-                cosine = np.array([_cosine(vectors[t], vectors[c]) for c in ids], np.float64)
-                found = np.array([(self.inliers(t, c) or 0) if c != t and self.has_crop(t) and self.has_crop(c) else 0 for c in ids],
-                                 np.float64)
-                onward[row] = fuse_scores(cosine, found, self.calibration)
+                liftable = scores < scores[chosen[row]]  # a vouched score stays below its voucher's
+                cosine = np.array([_cosine(vectors[t], vectors[c]) if up else 0.0 for c, up in zip(ids, liftable, strict=True)])
+                count = self.inliers if wait else self.known_inliers
+                found = np.array([(count(t, c) or 0) if up and c != t and self.has_crop(t) and self.has_crop(c) else 0
+                                  for c, up in zip(ids, liftable, strict=True)], np.float64)
+                onward[row] = np.where(liftable, fuse_scores(cosine, found, self.calibration), 0.0)
             scores, via = vouched_scores(scores, chosen, onward)
         else:
             via = np.full(len(ids), -1, np.int64)
@@ -179,12 +195,17 @@ class PatternScorer:
         return [RankedCandidate(ids[i], float(scores[i]), direct[i][2], direct[i][3], direct[i][4], direct[i][5],
                                 ids[via[i]] if via[i] >= 0 else None, direct[i][1] if via[i] >= 0 else None) for i in order]
 
-    def _voucher_pairs(self, voucher_ids: list[int], ids: list[int]) -> list[tuple[int, int]]:
-        return [_pair(t, c) for t in voucher_ids for c in ids if c != t and self.has_crop(t) and self.has_crop(c)]
+    def _voucher_pairs(self, voucher_ids: list[int], ids: list[int], scores: np.ndarray) -> list[tuple[int, int]]:
+        """The pairs vouching needs: each voucher with the candidates less likely than itself (the ones it can lift)."""
+        strength = dict(zip(ids, scores, strict=True))
+        return [_pair(t, c) for t in voucher_ids for c in ids
+                if c != t and strength[c] < strength[t] and self.has_crop(t) and self.has_crop(c)]
 
-    def prefetch_vouchers(self, anchor: int, candidates: Iterable[tuple[int, float]], timeout: float | None = None) -> None:
+    def prefetch_vouchers(self, anchor: int, candidates: Iterable[tuple[int, float]], timeout: float | None = None,
+                          shown: int | None = None, answers: int = 0) -> None:
         """(Look-ahead, on a planning thread.) Once the anchor's own pairs are verified (queued by :meth:`prefetch`), queue
-        its vouchers' pairs too, so :meth:`rank` finds them done. Gives up quietly when a proposal dropped that work."""
+        its vouchers' pairs too, so :meth:`rank` finds them done; with ``answers``, also those of the vouchers that take
+        over once that many of its best candidates are answered. Gives up quietly when a proposal dropped that work."""
         candidates = [(c, cosine) for c, cosine in candidates if self.has_crop(c)]
         if not self.has_crop(anchor) or not candidates:
             return
@@ -199,7 +220,14 @@ class PatternScorer:
         scores = fuse_scores(np.array([cosine for _, cosine in candidates], np.float64), np.array(found, np.float64),
                              self.calibration)
         ids = [c for c, _ in candidates]
-        self.prefetch(self._voucher_pairs([ids[i] for i in vouchers(scores)], ids))
+        chosen = vouchers(scores)
+        if shown is not None:
+            chosen = chosen[scores[chosen] > display_floor(scores, shown)]
+        if answers:  # the vouchers once the reviewer has answered the ``answers`` most likely candidates as not a match
+            unanswered = np.argsort(-scores, kind="stable")[answers:]
+            later = unanswered[vouchers(scores[unanswered])]
+            chosen = np.concatenate([chosen, later[~np.isin(later, chosen)]])
+        self.prefetch(self._voucher_pairs([ids[i] for i in chosen], ids, scores))
 
     def prefetch(self, pairs: Iterable[tuple[int, int]]) -> None:
         """Compute these pairs' inliers in the background (pairs without crops, or already known, are skipped)."""

@@ -273,7 +273,9 @@ class ReviewSession:
         candidates: list[CandidateView] = []
         shown: set[int] = set()
         vectors = {hit.id: self._vectors[self._row[hit.id]] for hit in hits}
-        for ranked in self.scorer.rank(anchor, ((hit.id, hit.score) for hit in hits), vectors):
+        ranking = self.scorer.rank(anchor, ((hit.id, hit.score) for hit in hits), vectors, shown=self.k,
+                                   group=lambda i: min(self.graph.component(i)), wait=False)
+        for ranked in ranking:
             i = ranked.id
             individual = self.graph.component(i)
             if individual & shown:
@@ -312,9 +314,13 @@ class ReviewSession:
         with self._lock:
             if proposal != self._proposals or self._current != anchor or self.scorer is None:
                 return  # the reviewer has already moved on
-            pairs = []
             if self.scorer.has_crop(anchor):
-                pairs += [(anchor, hit.id) for hit in self._search(anchor, self.shortlist + self.k)[self.shortlist:]]
+                self.scorer.prefetch([(anchor, hit.id) for hit in self._search(anchor, self.shortlist + self.k)[self.shortlist:]])
+                # An answer lowers the bar to be shown, and a voucher below it then checks the anchor's other candidates:
+                # every voucher up to k answers on is checked now (the anchor's own pairs are known since its proposal).
+                self.scorer.prefetch_vouchers(anchor, [(hit.id, hit.score) for hit in self._shortlist(anchor)], timeout=0,
+                                              answers=self.k)
+            pairs = []
             # The next anchor depends on the answers still to come: the anchor right after this one is often one of its
             # candidates (a mutual best pair has one priority), which an answer on the pair demotes; so the two best
             # anchors after this one are verified, the likelier first.
@@ -335,7 +341,7 @@ class ReviewSession:
         for upcoming, hits in upcoming_hits:  # then their vouchers' pairs, once their own are known (outside the lock)
             if proposal != self._proposals:
                 return
-            scorer.prefetch_vouchers(upcoming, hits, timeout=LOOK_AHEAD_VOUCHERS_S)
+            scorer.prefetch_vouchers(upcoming, hits, timeout=LOOK_AHEAD_VOUCHERS_S, shown=self.k)
 
     # --- decisions -----------------------------------------------------------------------------------
 
