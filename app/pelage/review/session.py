@@ -317,9 +317,10 @@ class ReviewSession:
             if self.scorer.has_crop(anchor):
                 self.scorer.prefetch([(anchor, hit.id) for hit in self._search(anchor, self.shortlist + self.k)[self.shortlist:]])
                 # An answer lowers the bar to be shown, and a voucher below it then checks the anchor's other candidates:
-                # every voucher up to k answers on is checked now (the anchor's own pairs are known since its proposal).
+                # those of the next answer are checked now (the anchor's own pairs are known since its proposal), before
+                # the next anchors' shortlists.
                 self.scorer.prefetch_vouchers(anchor, [(hit.id, hit.score) for hit in self._shortlist(anchor)], timeout=0,
-                                              answers=self.k)
+                                              shown=self.k, answers=1)
             pairs = []
             # The next anchor depends on the answers still to come: the anchor right after this one is often one of its
             # candidates (a mutual best pair has one priority), which an answer on the pair demotes; so the two best
