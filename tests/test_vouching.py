@@ -9,7 +9,7 @@ from PIL import Image
 
 from pelage.reid.ranking import VOUCHERS, VOUCHING_SCORE, fused_similarity, vouched_scores, vouched_similarity, vouchers
 from pelage.reid.rerank import DEFAULT_CALIBRATION, extract_features
-from pelage.reid.scoring import PatternScorer
+from pelage.reid.scoring import NOTABLE_LIFT, PatternScorer
 from tests.test_rerank import full_mask, spotted_coat
 
 
@@ -75,9 +75,10 @@ def test_review_scorer_ranks_the_far_end_through_the_middle_and_says_so(flank, t
         scorer.close()
     assert [candidate.id for candidate in ranked] == [middle, right, other]
     far = ranked[1]
-    assert far.via == middle and far.direct == pytest.approx(pairs[right][1]) and far.score > 2 * far.direct
+    assert far.via == middle and far.direct == pytest.approx(pairs[right][1]) and far.score > far.direct + NOTABLE_LIFT
     assert far.inliers == pairs[right][3]  # the spots it shares with the anchor itself, not with the voucher
     assert ranked[0].via is None and ranked[0].direct is None and ranked[2].score < far.score / 10
+    assert ranked[2].via is None  # whatever the voucher nudged it by, under NOTABLE_LIFT it is not named
 
     # Review does not wait for the vouchers' pairs: they are verified behind, and count from the next proposal on.
     behind = PatternScorer(tmp_path, crops, DEFAULT_CALIBRATION)

@@ -34,6 +34,9 @@ from pelage.reid.rerank import FusionCalibration, LocalFeatures, fuse_scores, ma
 from pelage.reid.scenery import Place, same_scenery
 
 FEATURE_CACHE_SIZE = 256
+# A voucher is named beside a candidate (review's "through #N") only when it raised the chance by this much: a strong pair
+# nudged from 97 to 98 %, or a stranger from 1 to 3 %, reads the same as its own score and would only distract.
+NOTABLE_LIFT = 0.05
 VERIFY_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
@@ -47,8 +50,8 @@ class RankedCandidate:
     inliers: int  # verified spots shared with the anchor itself
     verified: bool  # whether pattern matching ran on the pair (it cannot without both crops)
     scenery: bool = False  # one camera's scenery seen twice: its spots were not counted
-    via: int | None = None  # the candidate that vouched for it (matches both the anchor and it)
-    direct: float | None = None  # the pair's own P(same) where ``via`` gave the score
+    via: int | None = None  # the candidate that vouched for it (matches both), where that raised the score notably
+    direct: float | None = None  # the pair's own P(same) where ``via`` is given
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -192,8 +195,9 @@ class PatternScorer:
         else:
             via = np.full(len(ids), -1, np.int64)
         order = np.argsort(-scores, kind="stable")
+        said = (via >= 0) & (scores - np.array([row[1] for row in direct]) >= NOTABLE_LIFT)
         return [RankedCandidate(ids[i], float(scores[i]), direct[i][2], direct[i][3], direct[i][4], direct[i][5],
-                                ids[via[i]] if via[i] >= 0 else None, direct[i][1] if via[i] >= 0 else None) for i in order]
+                                ids[via[i]] if said[i] else None, direct[i][1] if said[i] else None) for i in order]
 
     def _voucher_pairs(self, voucher_ids: list[int], ids: list[int], scores: np.ndarray) -> list[tuple[int, int]]:
         """The pairs vouching needs: each voucher with the candidates less likely than itself (the ones it can lift)."""
