@@ -123,10 +123,13 @@ def vouched_similarity(fused: np.ndarray, inliers: np.ndarray, cosine: np.ndarra
     """Every crop's row of scores as review orders its candidates (:func:`vouched_scores` over its shortlist), from the
     pairwise ``fused`` scores and ``inliers`` of :func:`fused_similarity`; rows are queries (not symmetric).
 
-    What review verifies is verified here too: each voucher against every candidate of the anchor's shortlist.
+    This is the full ranking, each voucher verified against every candidate of the anchor's shortlist; review verifies
+    only what can change the candidates it shows, the first of this ranking (:meth:`pelage.reid.scoring.PatternScorer.rank`).
     ``groups`` (one label a crop) keeps crops of one group from vouching for each other's candidates: the evaluation
     protocol leaves a query's own sighting out of its gallery, so it may not vouch either."""
     n = len(fused)
+    if n < 3:  # a voucher needs a third photo
+        return np.asarray(fused, np.float32).copy()
     fused, inliers = np.array(fused, np.float64), np.array(inliers, np.float32)
     verified = np.zeros((n, n), bool)
     pairs = shortlist_pairs(cosine, shortlist)
