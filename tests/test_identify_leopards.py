@@ -103,7 +103,9 @@ def test_rank_finds_the_same_flank_across_sightings_far_beyond_chance(leopard_ou
     paths = [str(path) for path in rank["paths"]]
     assert paths == [str(path) for path in leopard_outputs["emb"]["paths"]]
     sim = rank["sim"]
-    assert sim.shape == (36, 36) and sim.dtype == np.float32 and np.allclose(sim, sim.T)
+    pairwise = rank["pairwise"]  # each pair's own score is symmetric; sim (rows: queries, vouching included) only raises it
+    assert sim.shape == pairwise.shape == (36, 36) and sim.dtype == np.float32 and np.allclose(pairwise, pairwise.T)
+    assert (sim >= pairwise - 1e-6).all() and np.allclose(np.diag(sim), 1.0)
     fused, embedding = rank_against_other_sightings(sim, paths), rank_against_other_sightings(rank["cosine"], paths)
     assert fused.queries >= 30  # a few frames share a visit; every other photo is a query
     bar = beyond_chance(fused.chance_rank1)  # fewer than 1 in 1,000 random orders reach it

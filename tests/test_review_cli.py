@@ -45,10 +45,13 @@ def as_json(*args: str):
 
 def test_session_scores_like_the_reference_candidates(demo_project, embedder):
     """With no decisions, the session proposes what reid.candidates.propose_candidates (the reference: reloads,
-    verifies the shortlist with SIFT) proposes, with the same calibrated scores: the caching changes nothing."""
+    verifies the shortlist with SIFT) proposes, with the same calibrated scores, once the vouchers' pairs the session
+    verifies behind its first proposal are done: the caching changes nothing."""
     with open_project(demo_project) as project, ReviewSession(project, k=5) as session:
         assert session.model.model_id == embedder.model_id
         for anchor in list(session._row)[:4]:
+            session.next_proposal(anchor)
+            assert session.scorer.wait_idle(timeout=120)
             proposal = session.next_proposal(anchor)
             reference = propose_candidates(project, embedder, anchor, k=5)
             assert [c.id for c in proposal.candidates] == [c.id for c in reference]
