@@ -60,7 +60,7 @@ class ScoredCandidate:
     cosine: float
     inliers: int
     scenery: bool = False  # one camera's scenery seen twice (pelage.reid.scenery): its spot matches are not counted
-    via: int | None = None  # the candidate that vouched for it (pelage.reid.ranking.vouched_scores)
+    via: int | None = None  # the candidate that vouched for it, where that raised the score notably (scoring.NOTABLE_LIFT)
     direct: float | None = None  # the pair's own P(same) where ``via`` gave the score
 
 

@@ -139,13 +139,13 @@ def vouched_similarity(fused: np.ndarray, inliers: np.ndarray, cosine: np.ndarra
     out = fused.copy()
     for q in range(n):
         candidates = ranked[q]
-        chosen = candidates[vouchers(fused[q, candidates], labels[candidates] != labels[q])]
+        positions = vouchers(fused[q, candidates], labels[candidates] != labels[q])
+        chosen = candidates[positions]
         for t in chosen:
             for g in candidates:
                 if g != t and not verified[t, g]:
                     inliers[t, g] = inliers[g, t] = match_features(features[t], features[g]).inliers
                     verified[t, g] = verified[g, t] = True
                     fused[t, g] = fused[g, t] = fuse_scores(cosine[t, g], inliers[t, g], calibration)
-        positions = np.array([int(np.flatnonzero(candidates == t)[0]) for t in chosen], np.int64)
         out[q, candidates] = vouched_scores(fused[q, candidates], positions, fused[np.ix_(chosen, candidates)])[0]
     return out.astype(np.float32)

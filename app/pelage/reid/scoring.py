@@ -175,7 +175,8 @@ class PatternScorer:
         are queued behind and count as unverified until they are (review: from the next proposal on), so a new anchor
         is shown as soon as its own pairs are known."""
         direct = self.score(anchor, candidates)
-        scores = np.array([row[1] for row in direct], np.float64)
+        own = np.array([row[1] for row in direct], np.float64)  # each pair's own P(same)
+        scores = own
         ids = [row[0] for row in direct]
         chosen = vouchers(scores)
         if shown is not None:
@@ -184,18 +185,18 @@ class PatternScorer:
             voucher_ids = [ids[i] for i in chosen]
             self._submit(self._voucher_pairs(voucher_ids, ids, scores), first=wait)
             onward = np.zeros((len(chosen), len(ids)), np.float64)
+            count = self.inliers if wait else self.known_inliers
             for row, t in enumerate(voucher_ids):
-                liftable = scores < scores[chosen[row]]  # a vouched score stays below its voucher's
+                liftable = own < own[chosen[row]]  # a vouched score stays below its voucher's
                 cosine = np.array([_cosine(vectors[t], vectors[c]) if up else 0.0 for c, up in zip(ids, liftable, strict=True)])
-                count = self.inliers if wait else self.known_inliers
                 found = np.array([(count(t, c) or 0) if up and c != t and self.has_crop(t) and self.has_crop(c) else 0
                                   for c, up in zip(ids, liftable, strict=True)], np.float64)
                 onward[row] = np.where(liftable, fuse_scores(cosine, found, self.calibration), 0.0)
-            scores, via = vouched_scores(scores, chosen, onward)
+            scores, via = vouched_scores(own, chosen, onward)
         else:
             via = np.full(len(ids), -1, np.int64)
         order = np.argsort(-scores, kind="stable")
-        said = (via >= 0) & (scores - np.array([row[1] for row in direct]) >= NOTABLE_LIFT)
+        said = (via >= 0) & (scores - own >= NOTABLE_LIFT)
         return [RankedCandidate(ids[i], float(scores[i]), direct[i][2], direct[i][3], direct[i][4], direct[i][5],
                                 ids[via[i]] if said[i] else None, direct[i][1] if said[i] else None) for i in order]
 

@@ -92,7 +92,7 @@ class CandidateView:
     flank: Flank | None
     photos: int = 1  # photos of the confirmed individual this photo stands for (1: an animal on its own)
     scenery: bool = False  # the same spot of one camera's view on another day, matching in place: spots not counted
-    via: int | None = None  # the candidate that vouched for it: it matches both (pelage.reid.ranking.vouched_scores)
+    via: int | None = None  # the candidate that vouched for it (matches both), where that raised the score notably
     direct: float | None = None  # the pair's own P(same) where ``via`` gave the score
 
 
