@@ -227,20 +227,21 @@ def nyala_subset(labels: Path, identities: int = 10, photos: int = 3) -> None:
 
 
 @pytest.mark.slow
-def test_folder_training_through_the_command_logs_validation_checkpoints_and_resumes(tmp_path, installed_u2netp):
+def test_folder_training_through_the_command_logs_calibration_figures_checkpoints_and_resumes(tmp_path, installed_u2netp):
     from tests.conftest import shared_dataset
     from tests.test_cli import pelage
 
     nyala_subset(tmp_path / "labels.csv")
     common = ["train", "--labels", str(tmp_path / "labels.csv"), "--data", str(shared_dataset("nyala")), "--out", str(tmp_path / "model"),
               "--cache", str(tmp_path / "cache"), "--input-size", "96x192", "--frozen-blocks", "5", "--workers", "0", "--threads", "2",
-              "--validation-fraction", "0.3", "--device", "cpu"]
+              "--validation-fraction", "0.3", "--calibration-fraction", "0.3", "--device", "cpu"]
     pelage(*common, "--epochs", "1")
     assert read_checkpoint(tmp_path / "model" / "checkpoint.pt").epoch == 1
     pelage(*common, "--epochs", "2", "--resume")  # carries on from the first run's checkpoint: one more epoch, not two
 
     record = json.loads((tmp_path / "model" / "training.json").read_text(encoding="utf-8"))
     assert record["recipe"]["epochs"] == 2 and [epoch["epoch"] for epoch in record["history"]] == [1, 2]
-    assert all(0.0 <= epoch["validation"]["map"] <= 1.0 and epoch["cosface"] > 0 for epoch in record["history"])
+    # the figures logged while training are the calibration identities'; validation is left for the frozen model
+    assert all(0.0 <= epoch["calibration"]["map"] <= 1.0 and "validation" not in epoch and epoch["cosface"] > 0 for epoch in record["history"])
     _, bundle = load_model(tmp_path / "model")
     assert (bundle.config.input_height, bundle.config.input_width) == (96, 192) and bundle.extra["training_data"]["validation"]["identities"]

@@ -9,8 +9,8 @@ has on that side, so calling it the same animal would teach the network to ignor
 :func:`run_loop` is the only training loop: folder training (:func:`train_embedding`, from ImageNet
 weights) and a project's fine-tuning and unsupervised adaptation (:mod:`pelage.training`) differ only in
 their :class:`Task`. It works on decoded crops in memory, so it runs the same on a laptop and on a GPU
-server that only received a crop cache. The schedule is fixed in advance; validation figures are logged
-but never used to pick a checkpoint, so they stay an honest estimate.
+server that only received a crop cache. The schedule is fixed in advance; held-out figures are logged
+but never used to pick a checkpoint.
 """
 
 from __future__ import annotations
@@ -326,15 +326,15 @@ def run_loop(model: EmbeddingNet, task: Task, recipe: Recipe, checkpoint: Path, 
              on_epoch: Callable[[dict], None] = lambda record: None,
              validate: Callable[[EmbeddingNet], dict] | None = None,
              should_stop: Callable[[], bool] = lambda: False,
-             validate_every: int = 1) -> tuple[LoopState, bool]:
+             validate_every: int = 1, held_out_name: str = "validation") -> tuple[LoopState, bool]:
     """Train ``model`` in place for ``recipe.epochs``; returns the state and whether it was cancelled.
 
     The loop owns the learning-rate schedule, frozen blocks, the optimiser, progress with an ETA,
     cancellation between steps, and a checkpoint written after every epoch *and* on cancel, with the step
     it stopped at. The batches of an epoch are a pure function of (seed, epoch), so a resumed job skips
     the steps it had done and continues the same epoch instead of starting it again: pausing costs no
-    training. Validation figures (every ``validate_every`` epochs and after the last) are logged, never
-    used to pick a checkpoint, so they stay an honest estimate.
+    training. Held-out figures (every ``validate_every`` epochs and after the last) are logged under
+    ``held_out_name``, never used to pick a checkpoint.
     """
     frozen = freeze(model, recipe.frozen_blocks)
     optimizer = make_optimizer([*model.parameters(), *task.trainable()], recipe)
@@ -389,7 +389,7 @@ def run_loop(model: EmbeddingNet, task: Task, recipe: Recipe, checkpoint: Path, 
                   "lr": recipe.learning_rate * learning_rate_factor(recipe, epoch), "loss": round(sum(means.values()), 4), **means}
         if validate is not None and ((epoch + 1) % validate_every == 0 or epoch + 1 == recipe.epochs):
             model.eval()
-            record["validation"] = validate(model)
+            record[held_out_name] = validate(model)
         state.epoch, state.step, state.totals = epoch + 1, 0, {}
         state.history.append(record)
         save()
@@ -406,13 +406,14 @@ def train_embedding(
     resume: bool = False,
     validate: Callable[[EmbeddingNet], dict[str, float]] | None = None,
     validate_every: int = 10,
+    held_out_name: str = "validation",
     progress: Callable[[dict], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> tuple[EmbeddingNet, LoopState]:
     """Train from ImageNet weights (or resume ``out_dir``'s checkpoint); returns the network in eval mode.
 
-    ``progress`` receives one dict per epoch (losses, learning rate, seconds, validation figures when
-    computed); ``should_stop`` is polled between batches, and a cancelled run keeps a checkpoint of
+    ``progress`` receives one dict per epoch (losses, learning rate, seconds, ``validate``'s figures under
+    ``held_out_name`` when computed); ``should_stop`` is polled between batches, and a cancelled run keeps a checkpoint of
     every finished step in ``out_dir`` to resume from.
     """
     out_dir = Path(out_dir)
@@ -422,7 +423,7 @@ def train_embedding(
     model = EmbeddingNet(config, pretrained=not resume).to(device)
     task = SupervisedTask(crops, recipe, model, device)
     state, _ = run_loop(model, task, recipe, out_dir / CHECKPOINT, device, resume=resume, on_epoch=progress or (lambda record: None),
-                        validate=validate, should_stop=should_stop, validate_every=validate_every)
+                        validate=validate, should_stop=should_stop, validate_every=validate_every, held_out_name=held_out_name)
     return model.eval(), state
 
 

@@ -204,22 +204,25 @@ def train_from_labels(
     progress: Progress = _quiet,
     on_epoch: Callable[[dict], None] | None = None,
 ) -> Path:
-    """Train on the training identities, log validation figures, fit the score calibration, save the model.
+    """Train on the training identities, log calibration figures, fit the score calibration, save the model.
 
+    The figures logged while training are the calibration identities', the split every choice is made on:
+    the validation identities are not looked at until a frozen model is scored on them
+    (``bench/reid_bench.py --split validation``), so reading a training log cannot steer a choice.
     ``folder_for(paths)`` gives prepared crops for label paths (from photos, or from a copied cache).
     """
     split = split_rows(rows, validation_fraction, calibration_fraction, split_seed)
     train_folder = folder_for([row.path for row in split.train])
-    val_folder = folder_for([row.path for row in split.validation])
-    val_rows = _rows_for(val_folder, split.validation)
+    calibration_folder = folder_for([row.path for row in split.calibration])
+    calibration_rows = _rows_for(calibration_folder, split.calibration)
 
-    def validate(model: EmbeddingNet) -> dict[str, float]:
-        scores = evaluation_scores(val_rows, cosine_similarity(embed_folder(model, val_folder))).as_dict()
+    def check(model: EmbeddingNet) -> dict[str, float]:
+        scores = evaluation_scores(calibration_rows, cosine_similarity(embed_folder(model, calibration_folder))).as_dict()
         return {key: round(value, 4) for key, value in scores.items()}
 
     training = labelled_crops(train_folder, split.train)
-    model, state = train_embedding(training, out_dir, recipe, config, resume=resume,
-                                   validate=validate if val_rows else None, progress=on_epoch)
+    model, state = train_embedding(training, out_dir, recipe, config, resume=resume, validate=check if calibration_rows else None,
+                                   held_out_name="calibration", progress=on_epoch)
     data = {"split_seed": split_seed, "validation_fraction": validation_fraction, "calibration_fraction": calibration_fraction,
             **split.summary(), "missing_crops": [failure.path for failure in train_folder.failures]}
     write_training_record(out_dir, recipe, state, data)
@@ -228,11 +231,9 @@ def train_from_labels(
     except ValueError:
         model.spot_words = None  # too few keypoints (a handful of small crops): identification by the embedding alone
     bundle = save_model(model.cpu(), out_dir, name, extra={"training_data": data})
-    calibration_folder = folder_for([row.path for row in split.calibration])
     if calibration_folder.records:
         model, _ = load_model(out_dir, resolve_device(recipe.device))  # calibrate what was saved (float16 weights)
-        calibration, note = fit_folder_calibration(model, calibration_folder, _rows_for(calibration_folder, split.calibration),
-                                                   progress=progress)
+        calibration, note = fit_folder_calibration(model, calibration_folder, calibration_rows, progress=progress)
         update_calibration(out_dir, calibration, note)
     return bundle.directory
 
