@@ -231,7 +231,7 @@ def train_from_labels(
     except ValueError:
         model.spot_words = None  # too few keypoints (a handful of small crops): identification by the embedding alone
     bundle = save_model(model.cpu(), out_dir, name, extra={"training_data": data})
-    if calibration_folder.records:
+    if calibration_rows:
         model, _ = load_model(out_dir, resolve_device(recipe.device))  # calibrate what was saved (float16 weights)
         calibration, note = fit_folder_calibration(model, calibration_folder, calibration_rows, progress=progress)
         update_calibration(out_dir, calibration, note)
