@@ -6,7 +6,9 @@ RootSIFT + RANSAC matching alone (every pair), each pair's fused score (shortlis
 calibrated), and the fused system as review ranks it (the strongest candidates vouching for the others:
 pelage.reid.ranking.vouched_scores; a query's own sighting never vouches). The protocol is the shared data
 README's: identity + view units, positives from other sightings, a query's own sighting left out of its
-gallery. Also prints embedding throughput on N CPU threads.
+gallery. Every system ranks as review shortlists by default, "same flank only": a pair is left out when the bundled
+flank predictor is sure of both photos' sides and they differ (pelage.reid.flank.same_flank_allowed; a true match left
+out is a miss); the same systems over both flanks are printed beside it. Also prints embedding throughput on N CPU threads.
 
 Choose on one split, report on another: ``--split calibration`` (the 18 identities the score calibration was
 fitted on) is where settings are chosen, e.g. the pattern matcher's keypoint cap with ``--keypoints 4000 2000 1500
@@ -41,6 +43,8 @@ import torch
 from _common import REPO_ROOT, print_json, shared_dataset
 from pelage.reid.bundle import add_spot_words, update_calibration
 from pelage.reid.embed import Embedder
+from pelage.reid.flank import same_flank_allowed
+from pelage.reid.flank_project import flank_predictor
 from pelage.reid.metrics import ReidScores, load_labels
 from pelage.reid.ranking import SHORTLIST, cosine_similarity, fused_similarity, vouched_similarity
 from pelage.reid.rerank import MAX_KEYPOINTS, fuse_scores
@@ -65,10 +69,32 @@ def embedding_part(vectors: np.ndarray, config) -> np.ndarray:
     return part / np.maximum(np.linalg.norm(part, axis=1, keepdims=True), 1e-12)
 
 
-def vouched(fused: np.ndarray, inliers: np.ndarray, embeddings: np.ndarray, features: list, embedder: Embedder, rows: list) -> np.ndarray:
+def vouched(fused: np.ndarray, inliers: np.ndarray, embeddings: np.ndarray, features: list, embedder: Embedder, rows: list,
+            allowed: np.ndarray | None) -> np.ndarray:
     """Each query's candidates scored as review ranks them; a query's own sighting, left out of its gallery, never vouches."""
     return vouched_similarity(fused, inliers, cosine_similarity(embeddings), features, embedder.bundle.calibration,
-                              groups=[row.sighting for row in rows])
+                              groups=[row.sighting for row in rows], allowed=allowed)
+
+
+def review_ranking(embeddings: np.ndarray, features: list, embedder: Embedder, rows: list,
+                   allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(each pair's fused score, the inliers behind it, the ranking as review orders it) within ``allowed``."""
+    fused, inliers = fused_similarity(embeddings, features, embedder.bundle.calibration, allowed=allowed)
+    return fused, inliers, vouched(fused, inliers, embeddings, features, embedder, rows, allowed)
+
+
+def flank_guesses(embedder: Embedder, crops: list, vectors: np.ndarray) -> list[str | None]:
+    """Each crop's flank as identification guesses it (the bundled predictor; None where it is not sure)."""
+    predictor = flank_predictor(embedder)
+    if predictor is None:
+        return [None] * len(crops)
+    same_model = predictor.head.model_id == embedder.model_id
+    return [guess.flank for guess in predictor.predict(crops, vectors if same_model else None)]
+
+
+def within(sim: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+    """``sim`` with the pairs review would not show at -inf (last, so a true match left out is a miss)."""
+    return sim if allowed is None else np.where(allowed, sim, -np.inf)
 
 
 def throughput(embedder: Embedder, crops: list, threads: int) -> float:
@@ -79,8 +105,10 @@ def throughput(embedder: Embedder, crops: list, threads: int) -> float:
     return len(crops) / (time.perf_counter() - started)
 
 
-def survey_scale(embedder: Embedder, args: argparse.Namespace, root: Path, rows: list, embeddings) -> None:
-    """Shortlist recall of the ``rows`` queries (the chosen split) against every untrained nyala photo plus distractors."""
+def survey_scale(embedder: Embedder, args: argparse.Namespace, root: Path, rows: list, embeddings, flanks: list) -> None:
+    """Shortlist recall of the ``rows`` queries (the chosen split) against every untrained nyala photo plus distractors,
+    each shortlist drawn among the photos review would show (same flank only, ``flanks`` the queries' guesses) and
+    among all of them."""
     from pelage.reid.candidates import stored_vectors
     from pelage.reid.metrics import shortlist_recall
     from pelage.reid.nearest import unit_rows
@@ -92,40 +120,62 @@ def survey_scale(embedder: Embedder, args: argparse.Namespace, root: Path, rows:
     folder = prepare_folder(root, args.cache, [row.path for row in others], threads=args.threads)
     by_path = {row.path: row for row in others}
     others = [by_path[path] for path in folder.paths]
+    other_crops = folder.crops()
+    other_vectors = embedder.embed(other_crops)
     parts = [(np.asarray(embeddings), [r.entity for r in rows], [r.sighting for r in rows]),
-             (embedder.embed(folder.crops()), [r.entity for r in others], [r.sighting for r in others])]
+             (other_vectors, [r.entity for r in others], [r.sighting for r in others])]
+    gallery_flanks = list(flanks) + flank_guesses(embedder, other_crops, other_vectors)
     sources = {"nyala (calibration + validation)": len(rows) + len(others)}
     for name in args.distractor_data:
         data = shared_dataset(name)
         if data is None:
             continue
         other = prepare_folder(data, args.cache.parent / name, threads=args.threads)
-        vectors = embedder.embed(other.crops())
+        distractor_crops = other.crops()
+        vectors = embedder.embed(distractor_crops)
         labels = [f"distractor:{name}:{i}" for i in range(len(vectors))]
         parts.append((vectors, labels, labels))
+        gallery_flanks += flank_guesses(embedder, distractor_crops, vectors)
         sources[name] = len(vectors)
     for project_dir in args.distractor_project:
         with open_project(project_dir) as project:
             ids, vectors = stored_vectors(project, embedder.model_id)
+            stored_flanks = project_flanks(project, ids)
         vectors = unit_rows(vectors)
         labels = [f"distractor:{project_dir.name}:{i}" for i in ids.tolist()]
         parts.append((vectors, labels, labels))
+        gallery_flanks += stored_flanks
         sources[str(project_dir)] = len(vectors)
     gallery = np.concatenate([vectors for vectors, _, _ in parts]).astype(np.float32)
     entity = [label for _, labels, _ in parts for label in labels]
     sighting = [label for _, _, labels in parts for label in labels]
-    recalls, nyala_recalls = {}, {}
+    allowed = same_flank_allowed(flanks, gallery_flanks)
+    recalls, nyala_recalls, any_flank = {}, {}, {}
     nyala = len(rows) + len(others)  # the first two parts: what the shortlist competes over without other species
+    query = parts[0]
     for size in args.shortlists:
-        recall, queries = shortlist_recall(parts[0][0], parts[0][1], parts[0][2], gallery, entity, sighting, size)
-        alone, _ = shortlist_recall(parts[0][0], parts[0][1], parts[0][2], gallery[:nyala], entity[:nyala], sighting[:nyala], size)
-        recalls[size], nyala_recalls[size] = round(recall, 4), round(alone, 4)
+        recall, queries = shortlist_recall(*query, gallery, entity, sighting, size, allowed)
+        alone, _ = shortlist_recall(*query, gallery[:nyala], entity[:nyala], sighting[:nyala], size, allowed[:, :nyala])
+        both, _ = shortlist_recall(*query, gallery, entity, sighting, size)
+        recalls[size], nyala_recalls[size], any_flank[size] = round(recall, 4), round(alone, 4), round(both, 4)
         print(f"survey scale: {queries} {args.split} queries against a gallery of {len(gallery):,} photos "
               f"({', '.join(f'{name}: {count:,}' for name, count in sources.items())}); the {size}-photo shortlist "
-              f"({100 * size / len(gallery):.1f} % of it) holds a true match for {100 * recall:.1f} % of them "
-              f"({100 * alone:.1f} % against the {nyala:,} nyala photos alone)")
+              f"({100 * size / len(gallery):.1f} % of it) of the same flank holds a true match for {100 * recall:.1f} % "
+              f"of them ({100 * alone:.1f} % against the {nyala:,} nyala photos alone; {100 * both:.1f} % over both flanks)")
     print_json("reid_survey_scale", {"split": args.split, "queries": queries, "gallery": len(gallery), "sources": sources,
-                                     "recall_in_shortlist": recalls, "recall_in_shortlist_nyala_only": nyala_recalls})
+                                     "recall_in_shortlist": recalls, "recall_in_shortlist_nyala_only": nyala_recalls,
+                                     "recall_in_shortlist_any_flank": any_flank})
+
+
+def project_flanks(project, ids: np.ndarray) -> list[str | None]:
+    """The flanks a project holds for these animals (a reviewer's or a guess), as review filters on them."""
+    from sqlalchemy import select
+
+    from pelage.store.schema import Detection
+
+    with project.sessions() as session:
+        known = dict(session.execute(select(Detection.id, Detection.flank).where(Detection.id.in_(ids.tolist()))).all())
+    return [known.get(int(i)) or None for i in ids.tolist()]
 
 
 def fit_spot_words(args: argparse.Namespace, root: Path) -> None:
@@ -181,47 +231,58 @@ def main() -> None:
     started = time.perf_counter()
     embeddings = embedder.embed(crops)
     features = local_features(folder)
-    fused, inliers = fused_similarity(embeddings, features, embedder.bundle.calibration)
-    ranked = vouched(fused, inliers, embeddings, features, embedder, rows)
+    flanks = flank_guesses(embedder, crops, embeddings)
+    allowed = same_flank_allowed(flanks)
+    fused, inliers, ranked = review_ranking(embeddings, features, embedder, rows, allowed)
     fused_seconds = time.perf_counter() - started
-    if args.fit_calibration:
-        calibration, note = fit_labelled_calibration(cosine_similarity(embeddings), inliers, rows)
+    if args.fit_calibration:  # fitted on the pairs each crop's shortlist over both flanks verifies, as before the filter
+        _, both_inliers = fused_similarity(embeddings, features, embedder.bundle.calibration)
+        calibration, note = fit_labelled_calibration(cosine_similarity(embeddings), both_inliers, rows)
         update_calibration(embedder.bundle.directory, calibration, note)
         print(f"score calibration refitted on {note['pairs']:,} pairs ({note['positive_pairs']} same animal) and stored in "
               f"{embedder.bundle.directory}: {calibration.to_dict()}")
         embedder.bundle = replace(embedder.bundle, calibration=calibration)
-        fused = fuse_scores(cosine_similarity(embeddings), inliers, calibration).astype("float32")
+        fused = within(fuse_scores(cosine_similarity(embeddings), inliers, calibration).astype("float32"), allowed)
         fused[np.diag_indices_from(fused)] = 1.0
-        ranked = vouched(fused, inliers, embeddings, features, embedder, rows)
-    results = {
-        "ImageNet backbone, untrained": evaluation_scores(rows, cosine_similarity(imagenet_embeddings(folder, embedder.bundle.config))),
-        "embedding alone": evaluation_scores(rows, cosine_similarity(embedding_part(embeddings, embedder.bundle.config))),
-        "embedding + spot words": evaluation_scores(rows, cosine_similarity(embeddings)),
-        "SIFT matching alone": evaluation_scores(rows, sift_only_similarity(folder)),
-        "fused, pairs alone": evaluation_scores(rows, fused),
-        "fused, as review ranks": evaluation_scores(rows, ranked),
+        ranked = vouched(fused, inliers, embeddings, features, embedder, rows, allowed)
+    pairwise = {
+        "ImageNet backbone, untrained": cosine_similarity(imagenet_embeddings(folder, embedder.bundle.config)),
+        "embedding alone": cosine_similarity(embedding_part(embeddings, embedder.bundle.config)),
+        "embedding + spot words": cosine_similarity(embeddings),
+        "SIFT matching alone": sift_only_similarity(folder),
     }
+    results = {name: evaluation_scores(rows, within(sim, allowed)) for name, sim in pairwise.items()}
+    results |= {"fused, pairs alone": evaluation_scores(rows, fused), "fused, as review ranks": evaluation_scores(rows, ranked)}
     for cap in sorted(set(args.keypoints) - {MAX_KEYPOINTS}, reverse=True):
         capped_features = local_features(folder, max_keypoints=cap)
-        capped, capped_inliers = fused_similarity(embeddings, capped_features, embedder.bundle.calibration)
-        results[f"fused, {cap} keypoints"] = evaluation_scores(
-            rows, vouched(capped, capped_inliers, embeddings, capped_features, embedder, rows))
+        results[f"fused, {cap} keypoints"] = evaluation_scores(rows, review_ranking(embeddings, capped_features, embedder, rows,
+                                                                                    allowed)[2])
+    both_fused, _, both_ranked = review_ranking(embeddings, features, embedder, rows, None)
+    any_flank = {name: evaluation_scores(rows, sim) for name, sim in pairwise.items()}
+    any_flank |= {"fused, pairs alone": evaluation_scores(rows, both_fused),
+                  "fused, as review ranks": evaluation_scores(rows, both_ranked)}
     rate = throughput(embedder, crops, args.threads)
     first = next(iter(results.values()))
+    sides = {side: sum(flank == side for flank in flanks) for side in ("left", "right", None)}
     print(f"model {embedder.model_id}; {args.split} split (default keypoint cap {MAX_KEYPOINTS}):")
     print(f"  {len(rows)} images, {len({row.identity for row in rows})} identities, "
-          f"{first.identities} identity+view units, {first.queries} queries")
-    print(f"{'system':<30}{'mAP':>8}{'rank-1':>8}{'rank-5':>8}{'DT5AP':>8}{'T5RMD':>8}")
-    for name, scores in results.items():
-        print(_row(name, scores))
+          f"{first.identities} identity+view units, {first.queries} queries; flank guessed left {sides['left']}, "
+          f"right {sides['right']}, not sure {sides[None]}")
+    for title, table in (("same flank only (as review shortlists by default)", results), ("both flanks", any_flank)):
+        print(f"{title}:")
+        print(f"{'system':<30}{'mAP':>8}{'rank-1':>8}{'rank-5':>8}{'DT5AP':>8}{'T5RMD':>8}")
+        for name, scores in table.items():
+            print(_row(name, scores))
     print(f"embedding throughput on {args.threads} CPU threads: {rate:.1f} crops/s; "
-          f"fused ranking of {len(rows)} crops (embed + features + verify + vouch): {fused_seconds:.1f} s; "
+          f"fused ranking of {len(rows)} crops (embed + features + flanks + verify + vouch): {fused_seconds:.1f} s; "
           f"undetected: {len(folder.undetected)}, unreadable: {len(folder.failures)}")
     if args.survey_scale:
-        survey_scale(embedder, args, root, rows, embeddings)
+        survey_scale(embedder, args, root, rows, embeddings, flanks)
     print_json("reid", {"model": embedder.model_id, "split": args.split, "keypoints": MAX_KEYPOINTS,
                         "images": len(rows), "queries": first.queries, "crops_per_second": round(rate, 2),
-                        **{name: scores.as_dict() for name, scores in results.items()}})
+                        "flank_filter": "same flank only", "flank_guesses": {str(side): n for side, n in sides.items()},
+                        **{name: scores.as_dict() for name, scores in results.items()},
+                        "any_flank": {name: scores.as_dict() for name, scores in any_flank.items()}})
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import delete, text, update
 
 from pelage.reid.embed import Embedder
-from pelage.reid.flank import FlankHead, flip_differences, guess, load_head, mirrored
+from pelage.reid.flank import FlankHead, flip_differences, guess, load_head, mirrored, same_flank_allowed
 from pelage.reid.metrics import load_labels
 from pelage.reid.workflow import prepare_folder
 from pelage.store import open_project, transaction
@@ -107,6 +107,12 @@ def test_a_mirrored_crop_gets_the_other_side(nyala_validation, head, embedder):
     for one, other in zip(head.guesses(differences(embedder, crops)), [guess(p, head.threshold) for p in p_left_mirrored],
                           strict=True):
         assert {one.flank, other.flank} in ({"left", "right"}, {None})
+
+
+def test_same_flank_only_leaves_a_pair_out_only_when_both_sides_are_known_and_differ():
+    assert same_flank_allowed(["left", "right", None]).tolist() == [[True, False, True], [False, True, True], [True, True, True]]
+    assert same_flank_allowed(["right"], ["left", "right", None]).tolist() == [[False, True, True]]
+    assert same_flank_allowed([None], ["left", "right"]).tolist() == [[True, True]]  # an anchor of unknown side sees all
 
 
 def test_a_guess_below_the_threshold_stays_unknown():

@@ -178,3 +178,16 @@ def test_shortlist_recall_counts_queries_whose_true_match_is_in_the_shortlist_an
     # A query whose only match is its own sighting has nothing to find: not counted.
     recall, counted = shortlist_recall(queries[1:], ["c"], ["s4"], gallery, entity, sighting, shortlist=2)
     assert counted == 0 and np.isnan(recall)
+
+
+def test_shortlist_recall_within_the_same_flank_filter_misses_a_match_it_leaves_out_and_finds_one_it_lets_in():
+    from pelage.reid.metrics import shortlist_recall
+
+    gallery = np.eye(4, dtype=np.float32)
+    query = np.array([[0, 0, 1, 0.9]], np.float32)  # animal c: b is nearer than c
+    entity, sighting = ["a", "a", "b", "c"], ["s1", "s2", "s3", "s4"]
+    assert shortlist_recall(query, ["c"], ["s9"], gallery, entity, sighting, shortlist=1) == (0.0, 1)
+    b_left_out = np.array([[True, True, False, True]])  # b shows the other flank: c moves up into the shortlist
+    assert shortlist_recall(query, ["c"], ["s9"], gallery, entity, sighting, shortlist=1, allowed=b_left_out) == (1.0, 1)
+    c_left_out = np.array([[True, True, True, False]])  # the true match itself left out (a wrong flank guess): a miss
+    assert shortlist_recall(query, ["c"], ["s9"], gallery, entity, sighting, shortlist=4, allowed=c_left_out) == (0.0, 1)

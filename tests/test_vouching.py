@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pelage.reid.flank import same_flank_allowed
 from pelage.reid.ranking import VOUCHERS, VOUCHING_SCORE, fused_similarity, vouched_scores, vouched_similarity, vouchers
 from pelage.reid.rerank import DEFAULT_CALIBRATION, extract_features
 from pelage.reid.scoring import NOTABLE_LIFT, PatternScorer
@@ -57,6 +58,25 @@ def test_the_middle_of_a_flank_vouches_for_its_far_end_in_a_folder_ranking(flank
     # a photo of the query's own group (its sighting, under the evaluation protocol) may not vouch
     grouped = vouched_similarity(fused, inliers, embeddings @ embeddings.T, features, groups=["a", "a", "b", "c"])
     assert grouped[left, right] == pytest.approx(fused[left, right])
+
+
+def test_within_the_same_flank_filter_a_photo_review_would_not_show_neither_ranks_nor_vouches(flank):
+    """The identification bench ranks as review shortlists by default: a photo of the other known flank is left out of the
+    anchor's shortlist, so it is never verified against the anchor, never vouches, and ranks last."""
+    names = list(flank)
+    left, middle, right, other = (names.index(name) for name in ("left", "middle", "right", "other"))
+    features = [extract_features(np.ascontiguousarray(image), full_mask(image)) for image in flank.values()]
+    embeddings = np.full((4, 8), 1 / np.sqrt(8), np.float32)
+    # the middle photo is guessed as the other side: review never shows it beside the two ends
+    allowed = same_flank_allowed(["left", "right", "left", None])
+    fused, inliers = fused_similarity(embeddings, features, allowed=allowed)
+    assert inliers[left, middle] == 0 and fused[left, middle] == -np.inf and fused[middle, right] == -np.inf
+    assert np.isfinite(fused[left, right]) and np.isfinite(fused[left, other]) and inliers[left, right] >= 0
+    ranked = vouched_similarity(fused, inliers, embeddings @ embeddings.T, features, allowed=allowed)
+    assert ranked[left, middle] == -np.inf
+    assert ranked[left, right] == pytest.approx(fused[left, right])  # no lift: its voucher was left out
+    both, both_inliers = fused_similarity(embeddings, features)
+    assert vouched_similarity(both, both_inliers, embeddings @ embeddings.T, features)[left, right] > ranked[left, right]
 
 
 def test_review_scorer_ranks_the_far_end_through_the_middle_and_says_so(flank, tmp_path):

@@ -79,6 +79,19 @@ def guess(p_left: float, threshold: float) -> FlankGuess:
     return FlankGuess(side, confidence, p_left)
 
 
+def same_flank_allowed(flanks: Sequence[str | None], others: Sequence[str | None] | None = None) -> np.ndarray:
+    """Which pairs review's "same flank only" lets stand side by side: rows ``flanks``, columns ``others`` (by default
+    the same crops). A pair is left out only when both sides are known and differ, as :class:`ReviewSession` shortlists
+    an anchor of a known flank among that flank and the unknown ones (an anchor of unknown flank sees every photo). The
+    identification bench ranks within it, so its figures are those of the path review runs by default."""
+    def codes(sides: Sequence[str | None]) -> np.ndarray:
+        return np.array([{LEFT: 1, RIGHT: 2}.get(side, 0) for side in sides], np.int8)
+
+    rows = codes(flanks)
+    columns = rows if others is None else codes(others)
+    return (rows[:, None] == 0) | (columns[None, :] == 0) | (rows[:, None] == columns[None, :])
+
+
 def mirrored(crop: np.ndarray) -> np.ndarray:
     """The crop flipped left to right (every channel: the edges and the mask follow the coat)."""
     return np.ascontiguousarray(crop[:, ::-1])

@@ -198,12 +198,14 @@ def identity_split(rows: Sequence[LabelRow], val_fraction: float, seed: int) -> 
 
 
 def shortlist_recall(query_vectors: np.ndarray, query_entity: Sequence[str], query_sighting: Sequence[str], gallery_vectors: np.ndarray,
-                     gallery_entity: Sequence[str], gallery_sighting: Sequence[str], shortlist: int) -> tuple[float, int]:
+                     gallery_entity: Sequence[str], gallery_sighting: Sequence[str], shortlist: int,
+                     allowed: np.ndarray | None = None) -> tuple[float, int]:
     """(share of queries with a positive among their ``shortlist`` nearest gallery photos, how many queries had one).
 
     The survey-scale question: the shortlist is all that pattern matching ever sees, so a true match outside it is
     never found. A query's own sighting is left out of its gallery, as in :func:`ranked_hits`; distractors carry
-    entity labels no query shares. Vectors are unit rows (cosine by inner product)."""
+    entity labels no query shares. Vectors are unit rows (cosine by inner product). ``allowed`` (queries × gallery:
+    review's same-flank filter) restricts each shortlist as review does; a true match it leaves out is a miss."""
     q_sig, g_sig = np.asarray(query_sighting, dtype=object), np.asarray(gallery_sighting, dtype=object)
     q_ent, g_ent = np.asarray(query_entity, dtype=object), np.asarray(gallery_entity, dtype=object)
     found = counted = 0
@@ -212,8 +214,9 @@ def shortlist_recall(query_vectors: np.ndarray, query_entity: Sequence[str], que
         positives = outside & (g_ent == q_ent[i])
         if not positives.any():
             continue
-        scores = np.where(outside, np.asarray(gallery_vectors, np.float32) @ vector, -np.inf)
+        shown = outside if allowed is None else outside & np.asarray(allowed[i], bool)
+        scores = np.where(shown, np.asarray(gallery_vectors, np.float32) @ vector, -np.inf)
         top = np.argsort(-scores, kind="stable")[:shortlist]
         counted += 1
-        found += bool(positives[top].any())
+        found += bool((positives & shown)[top].any())
     return (found / counted if counted else float("nan")), counted

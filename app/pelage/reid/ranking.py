@@ -41,12 +41,24 @@ def cosine_similarity(embeddings: np.ndarray) -> np.ndarray:
     return embeddings @ embeddings.T
 
 
-def shortlist_pairs(cosine: np.ndarray, shortlist: int) -> np.ndarray:
-    """Unordered pairs (i < j) where j is among i's ``shortlist`` most similar crops or the reverse."""
+def shortlists(cosine: np.ndarray, shortlist: int, allowed: np.ndarray | None = None) -> list[np.ndarray]:
+    """Each crop's ``shortlist`` most similar other crops, best first, among those ``allowed`` (N×N, symmetric: review's
+    same-flank filter, :func:`pelage.reid.flank.same_flank_allowed`) when given."""
     n = len(cosine)
     ranked = np.argsort(-np.where(np.eye(n, dtype=bool), -np.inf, cosine), axis=1, kind="stable")[:, :min(shortlist, n - 1)]
-    rows = np.repeat(np.arange(n), ranked.shape[1])
-    pairs = np.stack([np.minimum(rows, ranked.ravel()), np.maximum(rows, ranked.ravel())], axis=1)
+    if allowed is None:
+        return list(ranked)
+    allowed = np.asarray(allowed, bool)
+    ranked = np.argsort(-np.where(np.eye(n, dtype=bool) | ~allowed, -np.inf, cosine), axis=1, kind="stable")
+    return [row[allowed[q, row] & (row != q)][:shortlist] for q, row in enumerate(ranked)]
+
+
+def shortlist_pairs(cosine: np.ndarray, shortlist: int, allowed: np.ndarray | None = None) -> np.ndarray:
+    """Unordered pairs (i < j) where j is among i's ``shortlist`` most similar (allowed) crops or the reverse."""
+    ranked = shortlists(cosine, shortlist, allowed)
+    rows = np.concatenate([np.full(len(row), q) for q, row in enumerate(ranked)]) if ranked else np.zeros(0, np.int64)
+    columns = np.concatenate(ranked) if ranked else np.zeros(0, np.int64)
+    pairs = np.stack([np.minimum(rows, columns), np.maximum(rows, columns)], axis=1).astype(np.int64)
     return np.unique(pairs, axis=0) if len(pairs) else pairs.reshape(0, 2)
 
 
@@ -68,15 +80,22 @@ def all_pairs(n: int) -> np.ndarray:
 
 
 def fused_similarity(embeddings: np.ndarray, features: Sequence[LocalFeatures], calibration: FusionCalibration = DEFAULT_CALIBRATION,
-                     shortlist: int = SHORTLIST, progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(probability "same animal" for every pair, the inlier counts behind it); diagonals are 1 and 0."""
+                     shortlist: int = SHORTLIST, progress: Callable[[int, int], None] | None = None,
+                     allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(probability "same animal" for every pair, the inlier counts behind it); diagonals are 1 and 0. With ``allowed``
+    (review's same-flank filter) shortlists are drawn among the allowed pairs and the others score -inf: never shown."""
     cosine = cosine_similarity(embeddings)
     if len(features) != len(cosine):
         raise ValueError(f"{len(cosine)} embeddings but {len(features)} feature sets")
-    inliers = verified_inliers(features, shortlist_pairs(cosine, shortlist), progress)
+    inliers = verified_inliers(features, shortlist_pairs(cosine, shortlist, allowed), progress)
     fused = fuse_scores(cosine, inliers, calibration).astype(np.float32)
     np.fill_diagonal(fused, 1.0)
-    return fused, inliers
+    return _left_out(fused, allowed), inliers
+
+
+def _left_out(scores: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+    """``scores`` with the pairs ``allowed`` leaves out at -inf (they rank last; a true match left out is a miss)."""
+    return scores if allowed is None else np.where(np.asarray(allowed, bool), scores, -np.inf).astype(scores.dtype)
 
 
 def vouchers(direct: np.ndarray, eligible: np.ndarray | None = None) -> np.ndarray:
@@ -119,22 +138,23 @@ def vouched_scores(direct: np.ndarray, voucher_positions: np.ndarray, onward: np
 
 def vouched_similarity(fused: np.ndarray, inliers: np.ndarray, cosine: np.ndarray, features: Sequence[LocalFeatures],
                        calibration: FusionCalibration = DEFAULT_CALIBRATION, shortlist: int = SHORTLIST,
-                       groups: Sequence[object] | None = None) -> np.ndarray:
+                       groups: Sequence[object] | None = None, allowed: np.ndarray | None = None) -> np.ndarray:
     """Every crop's row of scores as review orders its candidates (:func:`vouched_scores` over its shortlist), from the
     pairwise ``fused`` scores and ``inliers`` of :func:`fused_similarity`; rows are queries (not symmetric).
 
     This is the full ranking, each voucher verified against every candidate of the anchor's shortlist; review verifies
     only what can change the candidates it shows, the first of this ranking (:meth:`pelage.reid.scoring.PatternScorer.rank`).
     ``groups`` (one label a crop) keeps crops of one group from vouching for each other's candidates: the evaluation
-    protocol leaves a query's own sighting out of its gallery, so it may not vouch either."""
+    protocol leaves a query's own sighting out of its gallery, so it may not vouch either. ``allowed`` is review's
+    same-flank filter, as in :func:`fused_similarity`: shortlists and vouchers come from the allowed crops alone."""
     n = len(fused)
     if n < 3:  # a voucher needs a third photo
         return np.asarray(fused, np.float32).copy()
     fused, inliers = np.array(fused, np.float64), np.array(inliers, np.float32)
     verified = np.zeros((n, n), bool)
-    pairs = shortlist_pairs(cosine, shortlist)
+    pairs = shortlist_pairs(cosine, shortlist, allowed)
     verified[pairs[:, 0], pairs[:, 1]] = verified[pairs[:, 1], pairs[:, 0]] = True
-    ranked = np.argsort(-np.where(np.eye(n, dtype=bool), -np.inf, cosine), axis=1, kind="stable")[:, :min(shortlist, n - 1)]
+    ranked = shortlists(cosine, shortlist, allowed)
     labels = np.asarray(groups if groups is not None else np.arange(n), dtype=object)
     out = fused.copy()
     for q in range(n):
@@ -148,4 +168,4 @@ def vouched_similarity(fused: np.ndarray, inliers: np.ndarray, cosine: np.ndarra
                     verified[t, g] = verified[g, t] = True
                     fused[t, g] = fused[g, t] = fuse_scores(cosine[t, g], inliers[t, g], calibration)
         out[q, candidates] = vouched_scores(fused[q, candidates], positions, fused[np.ix_(chosen, candidates)])[0]
-    return out.astype(np.float32)
+    return _left_out(out.astype(np.float32), allowed)

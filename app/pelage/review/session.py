@@ -59,6 +59,7 @@ import numpy as np
 from sqlalchemy import select
 
 from pelage.reid.candidates import index_path, stored_vectors, sync_index
+from pelage.reid.flank import same_flank_allowed
 from pelage.reid.index import Candidate, CandidateIndex
 from pelage.reid.nearest import appearance_rows, best_in_other_photos, nearest_path, unit_rows
 from pelage.reid.ranking import SHORTLIST, TOP_K
@@ -166,8 +167,8 @@ class ReviewSession:
 
     def _flank_sets(self) -> None:
         """Per known flank, the embedded animals a same-flank anchor may be shown (that flank or unknown)."""
-        flank = np.array([{Flank.LEFT: 1, Flank.RIGHT: 2}.get(self._flank.get(int(i)), 0) for i in self._ids], np.int8)
-        self._allowed_rows = {Flank.LEFT: flank != 2, Flank.RIGHT: flank != 1}
+        sides = [side.value if (side := self._flank.get(int(i))) else None for i in self._ids]
+        self._allowed_rows = {side: same_flank_allowed([side.value], sides)[0] for side in Flank}
         self._allowed = {side: self._ids[rows] for side, rows in self._allowed_rows.items()}
 
     def _count_answers(self) -> None:
