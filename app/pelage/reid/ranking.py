@@ -44,13 +44,11 @@ def cosine_similarity(embeddings: np.ndarray) -> np.ndarray:
 def shortlists(cosine: np.ndarray, shortlist: int, allowed: np.ndarray | None = None) -> list[np.ndarray]:
     """Each crop's ``shortlist`` most similar other crops, best first, among those ``allowed`` (N×N, symmetric: review's
     same-flank filter, :func:`pelage.reid.flank.same_flank_allowed`) when given."""
-    n = len(cosine)
-    ranked = np.argsort(-np.where(np.eye(n, dtype=bool), -np.inf, cosine), axis=1, kind="stable")[:, :min(shortlist, n - 1)]
-    if allowed is None:
-        return list(ranked)
-    allowed = np.asarray(allowed, bool)
-    ranked = np.argsort(-np.where(np.eye(n, dtype=bool) | ~allowed, -np.inf, cosine), axis=1, kind="stable")
-    return [row[allowed[q, row] & (row != q)][:shortlist] for q, row in enumerate(ranked)]
+    hidden = np.eye(len(cosine), dtype=bool)  # a crop is never its own candidate
+    if allowed is not None:
+        hidden |= ~np.asarray(allowed, bool)
+    ranked = np.argsort(np.where(hidden, np.inf, -np.asarray(cosine)), axis=1, kind="stable")
+    return [row[~hidden[q, row]][:shortlist] for q, row in enumerate(ranked)]
 
 
 def shortlist_pairs(cosine: np.ndarray, shortlist: int, allowed: np.ndarray | None = None) -> np.ndarray:
@@ -149,7 +147,7 @@ def vouched_similarity(fused: np.ndarray, inliers: np.ndarray, cosine: np.ndarra
     same-flank filter, as in :func:`fused_similarity`: shortlists and vouchers come from the allowed crops alone."""
     n = len(fused)
     if n < 3:  # a voucher needs a third photo
-        return np.asarray(fused, np.float32).copy()
+        return _left_out(np.asarray(fused, np.float32).copy(), allowed)
     fused, inliers = np.array(fused, np.float64), np.array(inliers, np.float32)
     verified = np.zeros((n, n), bool)
     pairs = shortlist_pairs(cosine, shortlist, allowed)
