@@ -12,6 +12,7 @@ from sqlalchemy import select
 from pelage.ingest import build_pipeline, import_survey
 from pelage.paths import UserPaths
 from pelage.reid.candidates import embed_project, propose_candidates
+from pelage.reid.flank_project import same_flank_animals
 from pelage.review.session import ReviewSession
 from pelage.store import open_project
 from pelage.store.schema import Detection, Flank
@@ -53,7 +54,7 @@ def test_session_scores_like_the_reference_candidates(demo_project, embedder):
             session.next_proposal(anchor)
             assert session.scorer.wait_idle(timeout=120)
             proposal = session.next_proposal(anchor)
-            reference = propose_candidates(project, embedder, anchor, k=5)
+            reference = propose_candidates(project, embedder, anchor, k=5, allowed=same_flank_animals(project, anchor))
             assert [c.id for c in proposal.candidates] == [c.id for c in reference]
             for mine, theirs in zip(proposal.candidates, reference, strict=True):
                 assert mine.score == pytest.approx(theirs.score, abs=1e-5) and mine.inliers == theirs.inliers
@@ -109,6 +110,26 @@ def test_cli_review_cycle(demo_project, tmp_path):
     pelage("flank", p, str(anchor), "unknown")
     with open_project(project) as opened, opened.sessions() as session:
         assert session.scalar(select(Detection.flank).where(Detection.id == anchor)) is None
+
+
+def test_candidates_leave_out_the_other_known_flank_as_review_does(demo_project, tmp_path):
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(demo_project, project)
+    p = str(project)
+    anchor = as_json("animals", p, "--json")[0]["id"]
+    for animal in [a["id"] for a in as_json("animals", p, "--json")]:
+        pelage("flank", p, str(animal), "unknown")  # whatever identify guessed: every side unknown to start with
+    before = [c["id"] for c in as_json("candidates", p, str(anchor), "--json")["candidates"]]
+    first, second = before[:2]
+    pelage("flank", p, str(anchor), "left")
+    pelage("flank", p, str(first), "right")
+    pelage("flank", p, str(second), "left")
+    shown = [c["id"] for c in as_json("candidates", p, str(anchor), "--json")["candidates"]]
+    assert first not in shown and shown[0] == second  # the other flank is left out, the same and the unknown stay
+    assert [c["id"] for c in as_json("candidates", p, str(anchor), "--json", "--any-flank")["candidates"]] == before
+    assert first not in [c["id"] for c in as_json("propose", p, "--anchor", str(anchor), "--json")["candidates"]]
 
 
 def test_cli_errors_are_clear(demo_project, tmp_path):

@@ -268,22 +268,27 @@ def identify_command(project_dir: Path, model_name: str | None, threads: int | N
 @click.argument("project_dir", type=click.Path(path_type=Path))
 @click.argument("animal_id", type=int)
 @click.option("--top", "k", default=5, show_default=True)
+@click.option("--any-flank", is_flag=True, help="Also consider animals showing the other known flank (review does not).")
 @click.option("--json", "as_json", is_flag=True)
 @model_option
 @threads_option
-def candidates_command(project_dir: Path, animal_id: int, k: int, as_json: bool, model_name: str | None, threads: int | None) -> None:
-    """The most likely other photos of ANIMAL_ID's individual, with a calibrated score."""
+def candidates_command(project_dir: Path, animal_id: int, k: int, any_flank: bool, as_json: bool, model_name: str | None,
+                       threads: int | None) -> None:
+    """The most likely other photos of ANIMAL_ID's individual, with a calibrated score, among the photos of its flank
+    (or of no known flank) as review shows them."""
     from dataclasses import asdict
 
     from pelage.reid.candidates import propose_candidates
     from pelage.reid.embed import Embedder
+    from pelage.reid.flank_project import same_flank_animals
     from pelage.reid.scenery import SCENERY_SHORT
     from pelage.store import open_project
     from pelage.training.registry import active_model_dir
 
     with open_project(project_dir) as project:
         embedder = Embedder(model_name or active_model_dir(project), threads=threads)
-        found = propose_candidates(project, embedder, animal_id, k=k)
+        allowed = None if any_flank else same_flank_animals(project, animal_id)
+        found = propose_candidates(project, embedder, animal_id, k=k, allowed=allowed)
     if as_json:
         click.echo(json.dumps({"anchor": {"id": animal_id}, "candidates": [asdict(c) for c in found]}, indent=2))
         return

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 
 from pelage.reid.crops import load_model_input
 from pelage.reid.errors import ModelFolderError
-from pelage.reid.flank import FlankGuess, FlankPredictor, load_head
+from pelage.reid.flank import FlankGuess, FlankPredictor, load_head, same_flank_allowed
 from pelage.reid.folders import DEFAULT_MODEL
 from pelage.store import Project, transaction
 from pelage.store.schema import Detection, Embedding, Flank, FlankSource
@@ -49,6 +49,18 @@ def flank_predictor(embedder: Embedder) -> FlankPredictor | None:
     except ModelFolderError:
         return None
     return FlankPredictor(head, own.embed, own.halves) if own.model_id == head.model_id else None
+
+
+def same_flank_animals(project: Project, anchor_id: int) -> set[int] | None:
+    """The animals review's "same flank only" may show beside the anchor (its side, or no known side); None when the
+    anchor's own side is not known, since then nothing is left out."""
+    with project.sessions() as session:
+        anchor = session.get(Detection, anchor_id)
+        if anchor is None or anchor.flank is None:
+            return None
+        rows = session.execute(select(Detection.id, Detection.flank).where(Detection.label == "animal")).all()
+    shown = same_flank_allowed([Flank(anchor.flank).value], [Flank(side).value if side else None for _, side in rows])[0]
+    return {int(animal) for (animal, _), keep in zip(rows, shown, strict=True) if keep}
 
 
 def unguessed_animals(project: Project) -> list[tuple[int, str, str | None, str | None]]:
