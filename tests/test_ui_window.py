@@ -292,6 +292,7 @@ def test_an_import_running_is_asked_about_before_another_project_opens_and_stopp
     monkeypatch.setattr(QMessageBox, "question", lambda _parent, title, *_args: asked.append(title) or QMessageBox.StandardButton.No)
     assert not window.open_project_folder(tmp_path / "other", create=True)  # the user keeps the import going
     assert asked == ["Open another project?"] and window.project.root == root.resolve() and dialog.running
+    assert not (tmp_path / "other").exists()  # asked before anything was written
 
     stopped: list[float] = []
     dialog.runner.finished.connect(lambda: stopped.append(time.perf_counter()), Qt.ConnectionType.DirectConnection)

@@ -326,16 +326,17 @@ class MainWindow(QMainWindow):
             self.open_project_folder(Path(chosen))
 
     def open_project_folder(self, root: Path, create: bool = False) -> bool:
-        """Open (or create) a project; on failure the current project stays open and the reason is shown."""
+        """Open (or create) a project; on failure the current project stays open and the reason is shown.
+
+        Running work is asked about first, so answering No leaves no new project files behind."""
+        work = self.running_work() if self.project is not None else []
+        if work and not self.confirm_stop(work, "Open another project?", f"Stop it and open {root.resolve().name}?"):
+            return False
         try:
             project = open_project(root, create=create)
         except (ProjectError, SchemaError, OSError) as exc:
             QMessageBox.warning(self, "Cannot open the project", str(exc))
             self.show_status(f"Cannot open {root}: {exc}")
-            return False
-        work = self.running_work() if self.project is not None else []
-        if work and not self.confirm_stop(work, "Open another project?", f"Stop it and open {project.root.name}?"):
-            project.close()
             return False
         self.close_project()
         self.project = project
