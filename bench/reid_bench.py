@@ -46,7 +46,7 @@ from pelage.reid.embed import Embedder
 from pelage.reid.flank import same_flank_allowed
 from pelage.reid.flank_project import flank_predictor
 from pelage.reid.metrics import ReidScores, load_labels
-from pelage.reid.ranking import SHORTLIST, cosine_similarity, fused_similarity, vouched_similarity
+from pelage.reid.ranking import SHORTLIST, cosine_similarity, fused_similarity, only_allowed, vouched_similarity
 from pelage.reid.rerank import MAX_KEYPOINTS, fuse_scores
 from pelage.reid.spot_words import VOCABULARY_PHOTOS, fit_crop_vocabulary
 from pelage.reid.workflow import (
@@ -90,11 +90,6 @@ def flank_guesses(embedder: Embedder, crops: list, vectors: np.ndarray) -> list[
         return [None] * len(crops)
     same_model = predictor.head.model_id == embedder.model_id
     return [guess.flank for guess in predictor.predict(crops, vectors if same_model else None)]
-
-
-def within(sim: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
-    """``sim`` with the pairs review would not show at -inf (last, so a true match left out is a miss)."""
-    return sim if allowed is None else np.where(allowed, sim, -np.inf)
 
 
 def throughput(embedder: Embedder, crops: list, threads: int) -> float:
@@ -242,7 +237,7 @@ def main() -> None:
         print(f"score calibration refitted on {note['pairs']:,} pairs ({note['positive_pairs']} same animal) and stored in "
               f"{embedder.bundle.directory}: {calibration.to_dict()}")
         embedder.bundle = replace(embedder.bundle, calibration=calibration)
-        fused = within(fuse_scores(cosine_similarity(embeddings), inliers, calibration).astype("float32"), allowed)
+        fused = only_allowed(fuse_scores(cosine_similarity(embeddings), inliers, calibration).astype("float32"), allowed)
         fused[np.diag_indices_from(fused)] = 1.0
         ranked = vouched(fused, inliers, embeddings, features, embedder, rows, allowed)
     pairwise = {
@@ -251,7 +246,7 @@ def main() -> None:
         "embedding + spot words": cosine_similarity(embeddings),
         "SIFT matching alone": sift_only_similarity(folder),
     }
-    results = {name: evaluation_scores(rows, within(sim, allowed)) for name, sim in pairwise.items()}
+    results = {name: evaluation_scores(rows, only_allowed(sim, allowed)) for name, sim in pairwise.items()}
     results |= {"fused, pairs alone": evaluation_scores(rows, fused), "fused, as review ranks": evaluation_scores(rows, ranked)}
     for cap in sorted(set(args.keypoints) - {MAX_KEYPOINTS}, reverse=True):
         capped_features = local_features(folder, max_keypoints=cap)

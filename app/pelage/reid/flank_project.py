@@ -59,7 +59,7 @@ def same_flank_animals(project: Project, anchor_id: int) -> set[int] | None:
         if anchor is None or anchor.flank is None:
             return None
         rows = session.execute(select(Detection.id, Detection.flank).where(Detection.label == "animal")).all()
-    shown = same_flank_allowed([Flank(anchor.flank).value], [Flank(side).value if side else None for _, side in rows])[0]
+    shown = same_flank_allowed([anchor.flank], [side for _, side in rows])[0]  # Flank is a str enum: "left" == Flank.LEFT
     return {int(animal) for (animal, _), keep in zip(rows, shown, strict=True) if keep}
 
 

@@ -88,11 +88,12 @@ def fused_similarity(embeddings: np.ndarray, features: Sequence[LocalFeatures], 
     inliers = verified_inliers(features, shortlist_pairs(cosine, shortlist, allowed), progress)
     fused = fuse_scores(cosine, inliers, calibration).astype(np.float32)
     np.fill_diagonal(fused, 1.0)
-    return _left_out(fused, allowed), inliers
+    return only_allowed(fused, allowed), inliers
 
 
-def _left_out(scores: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
-    """``scores`` with the pairs ``allowed`` leaves out at -inf (they rank last; a true match left out is a miss)."""
+def only_allowed(scores: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+    """``scores`` with the pairs ``allowed`` leaves out at -inf (they rank last; a true match left out is a miss).
+    Every ranking the bench scores goes through it, so each system is judged within review's filter alike."""
     return scores if allowed is None else np.where(np.asarray(allowed, bool), scores, -np.inf).astype(scores.dtype)
 
 
@@ -147,7 +148,7 @@ def vouched_similarity(fused: np.ndarray, inliers: np.ndarray, cosine: np.ndarra
     same-flank filter, as in :func:`fused_similarity`: shortlists and vouchers come from the allowed crops alone."""
     n = len(fused)
     if n < 3:  # a voucher needs a third photo
-        return _left_out(np.asarray(fused, np.float32).copy(), allowed)
+        return only_allowed(np.asarray(fused, np.float32).copy(), allowed)
     fused, inliers = np.array(fused, np.float64), np.array(inliers, np.float32)
     verified = np.zeros((n, n), bool)
     pairs = shortlist_pairs(cosine, shortlist, allowed)
@@ -166,4 +167,4 @@ def vouched_similarity(fused: np.ndarray, inliers: np.ndarray, cosine: np.ndarra
                     verified[t, g] = verified[g, t] = True
                     fused[t, g] = fused[g, t] = fuse_scores(cosine[t, g], inliers[t, g], calibration)
         out[q, candidates] = vouched_scores(fused[q, candidates], positions, fused[np.ix_(chosen, candidates)])[0]
-    return _left_out(out.astype(np.float32), allowed)
+    return only_allowed(out.astype(np.float32), allowed)
